@@ -1,0 +1,70 @@
+# jupyterlab-uga — developer entry points.
+#   make demo   set up everything that is missing, then launch JupyterLab on a demo workspace
+#   make test   install what tests need (Debian chromium included) and run every test
+SHELL := /bin/bash
+PORT ?= 8888
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+JUPYTER := $(VENV)/bin/jupyter
+UGA_DATA ?= $(abspath ../shared/data)
+DEMO_DIR ?= .demo-workspace
+export UGA_DATA
+
+PY_DEPS := 'jupyterlab>=4.6,<4.7' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.9' 'hatch-nodejs-version>=0.3.2' \
+	'torch==2.13.0' numpy pillow pytest nbclient nbformat ipykernel matplotlib tifffile
+
+.PHONY: setup venv node build demo test test-js test-py test-ui chromium bench-open bench-engine bench-replicate clean
+
+setup: build
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PY_DEPS)
+	touch $@
+
+node: node_modules/.stamp
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Develop-install: the labextension folder is linked into the venv's JupyterLab.
+build: venv node
+	PATH=$(abspath $(VENV))/bin:$$PATH npm run build
+	test -f $(VENV)/.develop || { PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pip install -q -e . --no-build-isolation --no-deps && \
+		PATH=$(abspath $(VENV))/bin:$$PATH $(JUPYTER) labextension develop --overwrite . && touch $(VENV)/.develop; }
+
+demo: build
+	bash scripts/make-demo-workspace.sh $(DEMO_DIR)
+	@echo "Open http://127.0.0.1:$(PORT)/lab (token printed below)"
+	cd $(DEMO_DIR) && ../$(JUPYTER) lab --no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.allow_root=True
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: chromium build test-js test-py test-ui
+
+test-js: node
+	npx jest --ci
+
+test-py: venv
+	PYTHONPATH=$(abspath .) $(PY) -m pytest -q tests
+
+test-ui: build chromium
+	cd ui-tests && PATH=$(abspath $(VENV))/bin:$$PATH npx playwright test
+
+bench-open: build
+	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-open.sh
+
+bench-engine: build
+	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-engine.sh
+
+bench-replicate: build
+	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-replicate.sh $(ARGS)
+
+clean:
+	rm -rf lib jupyterlab_uga/labextension tsconfig.tsbuildinfo $(DEMO_DIR)

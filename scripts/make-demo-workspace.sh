@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Lay out the demo workspace: the embedded sample slide always; the shared
+# slides (linked, never copied) only when ../shared/data/slides exists.
+set -euo pipefail
+dir=${1:-.demo-workspace}
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${UGA_DATA:-$root/../shared/data}
+mkdir -p "$dir/slides"
+cp -f "$root/jupyterlab_uga/sample/CMU-1-Small-Region.svs" "$dir/slides/"
+cp -f "$root/jupyterlab_uga/sample/LICENSE-CMU-1-Small-Region.txt" "$dir/slides/"
+if [ -d "$data/slides" ]; then
+  for f in "$data"/slides/*; do
+    name=$(basename "$f")
+    [ -e "$dir/slides/$name" ] || ln -s "$(cd "$(dirname "$f")" && pwd)/$name" "$dir/slides/$name"
+  done
+  echo "Linked the slides of $data/slides into $dir/slides"
+else
+  echo "No $data/slides: the demo has the embedded sample slide only"
+fi
+if [ -d "$root/examples" ]; then
+  cp -rn "$root/examples/." "$dir/" 2>/dev/null || true
+fi
