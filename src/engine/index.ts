@@ -1,0 +1,5 @@
+export * from './backends';
+export * from './model';
+export * from './graph';
+export * from './mcdropout';
+export * from './region';

@@ -1,0 +1,261 @@
+/**
+ * MC-dropout inference with exact prefix caching.
+ *
+ * The layers that no active Dropout feeds (the "prefix", e.g. a U-Net encoder
+ * when Dropout sits at the bottleneck) give the same result in every MC
+ * sample, so they run once per patch; their outputs at the frontier are
+ * repeated T times along the batch axis and only the stochastic suffix runs
+ * with a fresh dropout mask per row. Every row is an independent sample of
+ * the same distribution as a full pass with dropout on, so the maps follow
+ * the distribution of T naive passes exactly (tested), at the cost of
+ * prefix + T * suffix instead of T * (prefix + suffix).
+ *
+ * Only Dropout is stochastic: every other layer (BatchNormalization
+ * included) is called with training = false.
+ *
+ * The T samples are reduced on the device to three sums (p, p^2, H[p]) so
+ * only H*W*(2C+1) floats per patch come back to the CPU.
+ */
+import type * as tfType from '@tensorflow/tfjs';
+import { SampleMoments, UncertaintyMaps, hasNonFinite, mapsFromMoments } from '../uncertainty/maps';
+import { seededRandom } from '../uncertainty/scoring';
+import { GraphPlan, planGraph, runNodes } from './graph';
+import { ModelError, SegmentationModel } from './model';
+
+export interface PatchPixels {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  data: Uint8Array | Uint8ClampedArray;
+}
+
+export interface McDropoutOptions {
+  /** T, MC samples per patch; default 20. Forced to 1 when the model has no Dropout. */
+  samples?: number;
+  /** Most rows (patches or samples) through the network in one call; default from memoryBudgetMB. */
+  maxBatch?: number;
+  /** Budget for the activations of one call when maxBatch is not given; default 256 MB. */
+  memoryBudgetMB?: number;
+  /** Seed for reproducible dropout masks; default random. */
+  seed?: number;
+  /** false = naive MC (T full passes), for comparisons; default true. */
+  cachePrefix?: boolean;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** In units of samples: done of total = patches * T. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The error thrown when a run is cancelled through its AbortSignal. */
+export function abortError(): Error {
+  const err = new Error('Uncertainty analysis was cancelled');
+  err.name = 'AbortError';
+  return err;
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) {
+    throw abortError();
+  }
+}
+
+/** Let the UI thread paint between batches (requestAnimationFrame in a browser, setImmediate/setTimeout in Node). */
+async function yieldToEventLoop(tf: typeof tfType): Promise<void> {
+  await tf.nextFrame();
+}
+
+/** RGB(A) uint8 patches to one normalised NHWC float32 block. */
+export function normalisePatches(
+  patches: PatchPixels[],
+  height: number,
+  width: number,
+  normalization: { scale: number; mean: [number, number, number]; std: [number, number, number] }
+): Float32Array {
+  const { scale, mean, std } = normalization;
+  const px = height * width;
+  const out = new Float32Array(patches.length * px * 3);
+  patches.forEach((p, n) => {
+    if (p.width !== width || p.height !== height) {
+      throw new Error(`patch ${n} is ${p.width}x${p.height}, the model takes ${width}x${height}`);
+    }
+    if (p.data.length < px * p.channels) {
+      throw new Error(`patch ${n} has ${p.data.length} bytes, expected ${px * p.channels}`);
+    }
+    const base = n * px * 3;
+    for (let i = 0; i < px; i++) {
+      for (let c = 0; c < 3; c++) {
+        out[base + i * 3 + c] = (p.data[i * p.channels + c] * scale - mean[c]) / std[c];
+      }
+    }
+  });
+  return out;
+}
+
+export class McDropout {
+  readonly samples: number;
+  readonly maxBatch: number;
+  readonly plan: GraphPlan;
+  private readonly random: () => number;
+  private disposed = false;
+
+  constructor(
+    readonly model: SegmentationModel,
+    options: McDropoutOptions = {}
+  ) {
+    this.plan = planGraph(model.layersModel, options.cachePrefix ?? true);
+    const stochastic = model.hasDropout && this.plan.suffix.length > 0;
+    this.samples = stochastic ? Math.max(1, Math.floor(options.samples ?? 20)) : 1;
+    if (options.maxBatch !== undefined) {
+      this.maxBatch = Math.max(1, Math.floor(options.maxBatch));
+    } else {
+      const budgetFloats = ((options.memoryBudgetMB ?? 256) * 1024 * 1024) / 4;
+      const perRow = Math.max(1, this.plan.suffixFloatsPerSample);
+      this.maxBatch = Math.max(1, Math.min(64, Math.floor(budgetFloats / perRow)));
+    }
+    this.random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 31));
+  }
+
+  /** True when part of the graph is cached (computed once per patch). */
+  get cachesPrefix(): boolean {
+    return this.plan.prefix.length > 0 && this.plan.suffix.length > 0;
+  }
+
+  async run(patches: PatchPixels[], options: RunOptions = {}): Promise<UncertaintyMaps[]> {
+    if (this.disposed) {
+      throw new Error('McDropout was disposed');
+    }
+    const tf = await import('@tensorflow/tfjs');
+    const { signal, onProgress } = options;
+    throwIfAborted(signal);
+    const [height, width] = this.model.inputShape;
+    const meta = this.model.metadata;
+    const T = this.samples;
+    const total = patches.length * T;
+    let done = 0;
+    const results: UncertaintyMaps[] = [];
+    const random = { nextSeed: () => Math.floor(this.random() * 2147483647) };
+    const frontierIds = this.plan.frontier.map(t => t.id);
+    const outputIsFrontier = frontierIds.includes(this.plan.outputId);
+    const sampleBatch = Math.min(T, this.maxBatch);
+
+    for (let start = 0; start < patches.length; start += this.maxBatch) {
+      throwIfAborted(signal);
+      const chunk = patches.slice(start, start + this.maxBatch);
+      const inputData = normalisePatches(chunk, height, width, meta.normalization);
+      let frontier: Map<number, tfType.Tensor> | null = null;
+      try {
+        const input = tf.tensor4d(inputData, [chunk.length, height, width, 3]);
+        try {
+          frontier = runNodes(tf, this.plan.prefix, new Map([[this.plan.inputId, input]]), frontierIds, false, random);
+        } finally {
+          input.dispose();
+        }
+        for (let i = 0; i < chunk.length; i++) {
+          let sums: tfType.Tensor[] | null = null;
+          try {
+            for (let s = 0; s < T; s += sampleBatch) {
+              throwIfAborted(signal);
+              const rows = Math.min(sampleBatch, T - s);
+              const partial = this.sampleSums(tf, frontier, i, rows, outputIsFrontier, random);
+              if (sums === null) {
+                sums = partial;
+              } else {
+                const old: tfType.Tensor[] = sums;
+                sums = old.map((t, k) => tf.add(t, partial[k]));
+                old.forEach(t => t.dispose());
+                partial.forEach(t => t.dispose());
+              }
+              done += rows;
+              onProgress?.(done, total);
+              await yieldToEventLoop(tf);
+            }
+            const [sumP, sumP2, sumH] = await Promise.all(sums!.map(t => t.data() as Promise<Float32Array>));
+            results.push(this.toMaps(sumP, sumP2, sumH, height, width, T));
+          } finally {
+            sums?.forEach(t => t.dispose());
+          }
+        }
+      } finally {
+        frontier?.forEach(t => t.dispose());
+      }
+    }
+    return results;
+  }
+
+  /** Sums over `rows` MC samples of patch `index`: [sum p, sum p^2, sum H[p]]. */
+  private sampleSums(
+    tf: typeof tfType,
+    frontier: Map<number, tfType.Tensor>,
+    index: number,
+    rows: number,
+    outputIsFrontier: boolean,
+    random: { nextSeed(): number }
+  ): tfType.Tensor[] {
+    const logits = this.model.metadata.output === 'logits';
+    const feeds = new Map<number, tfType.Tensor>();
+    try {
+      for (const [id, t] of frontier) {
+        feeds.set(
+          id,
+          tf.tidy(() => {
+            const one = tf.slice(t, [index, ...t.shape.slice(1).map(() => 0)], [1, ...t.shape.slice(1)]);
+            return rows === 1 ? one : tf.tile(one, [rows, ...t.shape.slice(1).map(() => 1)]);
+          })
+        );
+      }
+      let output: tfType.Tensor;
+      if (outputIsFrontier) {
+        output = feeds.get(this.plan.outputId)!.clone();
+      } else {
+        output = runNodes(tf, this.plan.suffix, feeds, [this.plan.outputId], true, random).get(this.plan.outputId)!;
+      }
+      try {
+        return tf.tidy(() => {
+          const p = logits ? tf.softmax(output) : output;
+          const plogp = tf.mul(p, tf.log(tf.maximum(p, 1e-30)));
+          return [tf.sum(p, 0), tf.sum(tf.square(p), 0), tf.neg(tf.sum(plogp, [0, 3]))];
+        });
+      } finally {
+        output.dispose();
+      }
+    } finally {
+      feeds.forEach(t => t.dispose());
+    }
+  }
+
+  private toMaps(
+    sumP: Float32Array,
+    sumP2: Float32Array,
+    sumH: Float32Array,
+    height: number,
+    width: number,
+    T: number
+  ): UncertaintyMaps {
+    const inv = 1 / T;
+    const moments: SampleMoments = {
+      width,
+      height,
+      classes: this.model.classes,
+      meanProb: sumP.map(v => v * inv),
+      meanSquareProb: sumP2.map(v => v * inv),
+      meanSampleEntropy: sumH.map(v => v * inv),
+      samples: T
+    };
+    const maps = mapsFromMoments(moments);
+    if (hasNonFinite(maps)) {
+      throw new ModelError('nan-output', 'The model produced NaN or infinite probabilities; its weights are probably corrupt');
+    }
+    return maps;
+  }
+
+  dispose(): void {
+    // The model belongs to the caller; nothing else holds device memory between runs.
+    this.disposed = true;
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Uncertainty of a slide region: tile it at the model's pixel size, skip
+ * background, run MC dropout tile batch by tile batch, blend the tiles with
+ * raised-cosine weights, stream each tile as it is ready.
+ */
+import type { SlideSource } from '../slide/types';
+import { UncertaintyMaps } from '../uncertainty/maps';
+import { MapBlender, TileRect, TissueMask, maskFraction, planTiles, resampleRGBA, tissueMask } from '../uncertainty/tiling';
+import { McDropout, PatchPixels, abortError } from './mcdropout';
+
+export interface RegionTile {
+  index: number;
+  /** Level-0 pixels. */
+  rect: TileRect;
+  /** Pixels of the region maps. */
+  mapRect: TileRect;
+  tissueFraction: number;
+  analyzed: boolean;
+}
+
+export interface RegionTileResult extends RegionTile {
+  maps: UncertaintyMaps;
+}
+
+export interface RegionResult {
+  /** The requested level-0 rectangle. */
+  region: TileRect;
+  /** Pyramid level the pixels were read from. */
+  level: number;
+  /** Level-0 pixels per map pixel (model mpp / slide mpp). */
+  scale: number;
+  /** Blended maps over the region, `scale` level-0 px per pixel. */
+  maps: UncertaintyMaps;
+  /** 1 where some analysed tile covered the pixel; 0 = background, not analysed. */
+  covered: Uint8Array;
+  tiles: RegionTile[];
+  /** Saturation threshold the tissue mask used. */
+  tissueSaturationThreshold: number;
+}
+
+export interface AnalyzeRegionOptions {
+  signal?: AbortSignal;
+  /** In tiles; skipped background tiles count as done. */
+  onProgress?: (p: { done: number; total: number }) => void;
+  onTile?: (tile: RegionTileResult) => void;
+  /** Overlap of neighbouring tiles in model pixels; default patchSize / 8. */
+  overlap?: number;
+  /** Tiles with a smaller tissue fraction are skipped; default 0.05. 0 analyses every tile. */
+  tissueThreshold?: number;
+  /** Tiles per engine call; default min(engine.maxBatch, 4). */
+  tilesPerBatch?: number;
+}
+
+/** Level-0 pixels per model pixel: model mpp / slide mpp; 1 when either is unknown. */
+export function modelScale(modelMpp: number | undefined, slideMpp: number | undefined): number {
+  return modelMpp && slideMpp && modelMpp > 0 && slideMpp > 0 ? modelMpp / slideMpp : 1;
+}
+
+/** The coarsest level that is still at least as fine as `downsample` (level 0 if none). */
+export function finestLevelFor(levels: { index: number; downsampleX: number }[], downsample: number): number {
+  let best = 0;
+  let bestDs = 0;
+  for (const l of levels) {
+    if (l.downsampleX <= downsample * (1 + 1e-6) && l.downsampleX > bestDs) {
+      best = l.index;
+      bestDs = l.downsampleX;
+    }
+  }
+  return best;
+}
+
+const MAX_MASK_PIXELS = 16 * 1024 * 1024;
+
+export async function analyzeRegion(
+  source: SlideSource,
+  region: { x: number; y: number; width: number; height: number },
+  engine: McDropout,
+  options: AnalyzeRegionOptions = {}
+): Promise<RegionResult> {
+  const { signal } = options;
+  if (signal?.aborted) {
+    throw abortError();
+  }
+  const info = source.info;
+  const [P] = engine.model.inputShape;
+  const scale = modelScale(engine.model.metadata.mpp, info.mppX);
+  const level = finestLevelFor(info.levels, scale);
+  const levelInfo = info.levels.find(l => l.index === level) ?? info.levels[0];
+  const mapW = Math.max(1, Math.round(region.width / scale));
+  const mapH = Math.max(1, Math.round(region.height / scale));
+  const overlap = options.overlap ?? Math.round(P / 8);
+  const tissueThreshold = options.tissueThreshold ?? 0.05;
+  const tileRects = planTiles(mapW, mapH, P, overlap);
+
+  // Tissue mask on a low level: each tile should get about 32 x 32 mask pixels.
+  let mask: TissueMask | null = null;
+  let maskDs = 1;
+  if (tissueThreshold > 0) {
+    const maskLevel = finestLevelFor(info.levels, Math.max(1, (scale * P) / 32));
+    const ml = info.levels.find(l => l.index === maskLevel) ?? info.levels[0];
+    maskDs = ml.downsampleX;
+    const mx = Math.floor(region.x / maskDs);
+    const my = Math.floor(region.y / ml.downsampleY);
+    const mw = Math.max(1, Math.ceil(region.width / maskDs));
+    const mh = Math.max(1, Math.ceil(region.height / ml.downsampleY));
+    if (mw * mh <= MAX_MASK_PIXELS) {
+      const px = await source.readRegion({ level: maskLevel, x: mx, y: my, width: mw, height: mh }, { signal });
+      mask = tissueMask(px.data, px.width, px.height);
+    }
+  }
+  if (signal?.aborted) {
+    throw abortError();
+  }
+
+  const tiles: RegionTile[] = tileRects.map((mapRect, index) => {
+    const rect = {
+      x: Math.round(region.x + mapRect.x * scale),
+      y: Math.round(region.y + mapRect.y * scale),
+      width: Math.round(P * scale),
+      height: Math.round(P * scale)
+    };
+    let tissueFraction = 1;
+    if (mask) {
+      tissueFraction = maskFraction(mask, {
+        x: (mapRect.x * scale) / maskDs,
+        y: (mapRect.y * scale) / maskDs,
+        width: (Math.min(P, mapW - mapRect.x) * scale) / maskDs,
+        height: (Math.min(P, mapH - mapRect.y) * scale) / maskDs
+      });
+    }
+    return { index, rect, mapRect, tissueFraction, analyzed: false };
+  });
+
+  const blender = new MapBlender(mapW, mapH, engine.model.classes);
+  const total = tiles.length;
+  let done = 0;
+  const todo: RegionTile[] = [];
+  for (const t of tiles) {
+    if (t.tissueFraction >= tissueThreshold || tissueThreshold <= 0) {
+      todo.push(t);
+    } else {
+      done++;
+    }
+  }
+  options.onProgress?.({ done, total });
+  const batch = Math.max(1, options.tilesPerBatch ?? Math.min(engine.maxBatch, 4));
+  const ds = levelInfo.downsampleX;
+  const dsY = levelInfo.downsampleY;
+  let threshold = mask?.threshold ?? 0;
+
+  for (let i = 0; i < todo.length; i += batch) {
+    if (signal?.aborted) {
+      throw abortError();
+    }
+    const group = todo.slice(i, i + batch);
+    const patches: PatchPixels[] = [];
+    for (const t of group) {
+      const lx = Math.round(t.rect.x / ds);
+      const ly = Math.round(t.rect.y / dsY);
+      const lw = Math.max(1, Math.round(t.rect.width / ds));
+      const lh = Math.max(1, Math.round(t.rect.height / dsY));
+      const px = await source.readRegion({ level, x: lx, y: ly, width: lw, height: lh }, { signal });
+      const data = px.width === P && px.height === P ? px.data : resampleRGBA(px.data, px.width, px.height, P, P);
+      if (!mask && tissueThreshold > 0) {
+        // Region too large for one low-level read: judge each tile on its own pixels.
+        const m = tissueMask(data, P, P);
+        threshold = m.threshold;
+        t.tissueFraction = maskFraction(m, { x: 0, y: 0, width: P, height: P });
+      }
+      patches.push({ width: P, height: P, channels: 4, data });
+    }
+    const keep = group.map(t => mask !== null || tissueThreshold <= 0 || t.tissueFraction >= tissueThreshold);
+    const toRun = patches.filter((_, k) => keep[k]);
+    const maps = toRun.length > 0 ? await engine.run(toRun, { signal }) : [];
+    let m = 0;
+    group.forEach((t, k) => {
+      done++;
+      if (!keep[k]) {
+        return;
+      }
+      const tileMaps = maps[m++];
+      t.analyzed = true;
+      blender.add(t.mapRect.x, t.mapRect.y, tileMaps);
+      options.onTile?.({ ...t, maps: tileMaps });
+    });
+    options.onProgress?.({ done, total });
+  }
+  const { maps, covered } = blender.result();
+  return { region: { ...region }, level, scale, maps, covered, tiles, tissueSaturationThreshold: threshold };
+}
