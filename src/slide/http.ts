@@ -1,0 +1,333 @@
+/**
+ * Byte-range reading over HTTP (the Jupyter server's /files/ endpoint) with
+ * exact byte accounting, change detection and error mapping to SlideError.
+ */
+import { slideError } from './errors';
+import { SlideError } from './types';
+
+export interface RangeReaderOptions {
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+  /** Aborts every request of this reader (e.g. the viewer closed). */
+  signal?: AbortSignal;
+  /** Block size of the small-read cache used for headers and offset arrays. */
+  blockSize?: number;
+  /** Largest file accepted when a server ignores Range and sends it all (bytes). */
+  maxWholeFileBytes?: number;
+}
+
+/** What identifies one version of the file on the server. */
+interface FileVersion {
+  size?: number;
+  lastModified?: string;
+  etag?: string;
+}
+
+const DEFAULT_BLOCK_SIZE = 16 * 1024;
+const DEFAULT_MAX_WHOLE_FILE = 64 * 1024 * 1024;
+
+/** Run `fn` with a signal that fires when any of `signals` fires. */
+function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => !!s);
+  if (present.length <= 1) {
+    return present[0];
+  }
+  const controller = new AbortController();
+  for (const s of present) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      break;
+    }
+    s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
+}
+
+function abortedError(): SlideError {
+  return slideError('aborted', 'Reading the slide was cancelled.');
+}
+
+/** Parse 'bytes 0-1023/4096' (total may be '*'). */
+export function parseContentRange(value: string | null): { start: number; end: number; total?: number } | undefined {
+  if (!value) {
+    return undefined;
+  }
+  const m = /bytes\s+(\d+)-(\d+)\/(\d+|\*)/i.exec(value);
+  if (!m) {
+    return undefined;
+  }
+  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
+}
+
+/** Reads byte ranges of one URL; every byte received is counted in `bytesRead`. */
+export class HttpRangeReader {
+  /** Response body bytes received so far. */
+  bytesRead = 0;
+  /** Number of HTTP requests sent. */
+  requests = 0;
+  private version: FileVersion | undefined;
+  private whole: Uint8Array | undefined;
+  private readonly blocks = new Map<number, Promise<Uint8Array>>();
+  private readonly blockSize: number;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(
+    readonly url: string,
+    private readonly options: RangeReaderOptions = {}
+  ) {
+    this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    const f = options.fetch ?? globalThis.fetch;
+    if (!f) {
+      throw slideError('network', 'No fetch implementation is available to read the slide.');
+    }
+    this.fetchFn = f.bind(globalThis);
+  }
+
+  /** Total file size, once a response has told it. */
+  get size(): number | undefined {
+    return this.whole ? this.whole.length : this.version?.size;
+  }
+
+  /**
+   * Read [offset, offset+length) exactly. Reads that run past the end of the
+   * file return the bytes that exist when `allowShort`, else throw 'truncated'.
+   */
+  async read(offset: number, length: number, signal?: AbortSignal, allowShort = false): Promise<Uint8Array> {
+    if (length <= 0) {
+      return new Uint8Array(0);
+    }
+    const size = this.size;
+    if (size !== undefined) {
+      if (offset >= size || offset + length > size) {
+        if (!allowShort || offset >= size) {
+          throw this.truncated(offset, length, size);
+        }
+        length = size - offset;
+      }
+    }
+    if (this.whole) {
+      return this.whole.slice(offset, offset + length);
+    }
+    const data = await this.request(offset, length, signal);
+    if (this.whole) {
+      return (this.whole as Uint8Array).slice(offset, offset + length);
+    }
+    if (data.length < length && !allowShort) {
+      throw this.truncated(offset, length, this.size ?? offset + data.length);
+    }
+    return data;
+  }
+
+  /**
+   * Read through a cache of aligned blocks: for the many small reads of TIFF
+   * headers and offset arrays. Short at the end of the file.
+   */
+  async readCached(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const bs = this.blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((offset + length - 1) / bs);
+    const parts: Uint8Array[] = [];
+    for (let b = first; b <= last; b++) {
+      parts.push(await this.block(b, signal));
+    }
+    const out = new Uint8Array(length);
+    let filled = 0;
+    for (let k = 0; k < parts.length; k++) {
+      const blockStart = (first + k) * bs;
+      const from = Math.max(offset, blockStart) - blockStart;
+      const to = Math.min(offset + length, blockStart + parts[k].length) - blockStart;
+      if (to <= from) {
+        break;
+      }
+      out.set(parts[k].subarray(from, to), filled);
+      filled += to - from;
+      if (parts[k].length < bs) {
+        break; // end of file
+      }
+    }
+    return filled === length ? out : out.slice(0, filled);
+  }
+
+  private block(index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    let p = this.blocks.get(index);
+    if (!p) {
+      const start = index * this.blockSize;
+      p = this.read(start, this.blockSize, signal, true);
+      this.blocks.set(index, p);
+      // A failed (e.g. aborted) block must be retried next time, not cached.
+      p.catch(() => this.blocks.delete(index));
+    }
+    return p;
+  }
+
+  /** Forget cached header blocks. */
+  clear(): void {
+    this.blocks.clear();
+  }
+
+  private truncated(offset: number, length: number, size: number): SlideError {
+    return slideError(
+      'truncated',
+      `The file is truncated or corrupt: it has ${size} bytes but its structure points to bytes ${offset}-${offset + length - 1}.`
+    );
+  }
+
+  private async request(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const combined = anySignal([this.options.signal, signal]);
+    if (combined?.aborted) {
+      throw abortedError();
+    }
+    const headers: Record<string, string> = { ...(this.options.headers ?? {}), Range: `bytes=${offset}-${offset + length - 1}` };
+    let response: Response;
+    this.requests++;
+    try {
+      response = await this.fetchFn(this.url, {
+        headers,
+        signal: combined,
+        // A redirect here is the login page: report it instead of following it.
+        redirect: 'manual',
+        cache: 'no-store',
+        credentials: 'same-origin'
+      });
+    } catch (e) {
+      if (combined?.aborted || (e as { name?: string })?.name === 'AbortError') {
+        throw abortedError();
+      }
+      throw slideError('network', `The request for ${this.url} failed: ${(e as Error)?.message ?? e}.`, e);
+    }
+    this.checkStatus(response);
+    const contentRange = parseContentRange(response.headers.get('Content-Range'));
+    const version: FileVersion = {
+      size: contentRange?.total ?? (response.status === 200 ? numberHeader(response, 'Content-Length') : undefined),
+      lastModified: response.headers.get('Last-Modified') ?? undefined,
+      etag: response.headers.get('ETag') ?? undefined
+    };
+    this.checkVersion(version);
+    if (response.status === 200) {
+      // The server ignored Range and is sending the whole file.
+      const total = version.size;
+      if (total === undefined || total > (this.options.maxWholeFileBytes ?? DEFAULT_MAX_WHOLE_FILE)) {
+        await cancelBody(response);
+        throw slideError(
+          'network',
+          `The server does not support byte-range requests for ${this.url}; refusing to download the whole file${total ? ` (${total} bytes)` : ''}.`
+        );
+      }
+      const all = await this.body(response, combined);
+      this.whole = all;
+      return all.slice(offset, offset + length);
+    }
+    const data = await this.body(response, combined);
+    if (contentRange && contentRange.start !== offset) {
+      throw slideError('network', `The server answered bytes ${contentRange.start}- for a request of bytes ${offset}-.`);
+    }
+    return data;
+  }
+
+  private async body(response: Response, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    try {
+      const buf = new Uint8Array(await response.arrayBuffer());
+      this.bytesRead += buf.length;
+      return buf;
+    } catch (e) {
+      if (signal?.aborted || (e as { name?: string })?.name === 'AbortError') {
+        throw abortedError();
+      }
+      throw slideError('network', `Reading the response for ${this.url} failed: ${(e as Error)?.message ?? e}.`, e);
+    }
+  }
+
+  private checkStatus(response: Response): void {
+    const status = response.status;
+    if (status === 206 || status === 200) {
+      if (response.redirected && /\/login/.test(response.url)) {
+        throw slideError('unauthorized', 'The Jupyter server asked to log in again; reload the page to sign in.');
+      }
+      return;
+    }
+    if (response.type === 'opaqueredirect' || (status >= 300 && status < 400)) {
+      throw slideError('unauthorized', 'The Jupyter server redirected to its login page; you are not signed in (or the token expired).');
+    }
+    if (status === 401 || status === 403) {
+      throw slideError('unauthorized', `Access to the slide was refused (HTTP ${status}); check that you are signed in.`);
+    }
+    if (status === 404 || status === 410) {
+      throw slideError('not-found', `The slide file was not found (HTTP ${status}); it may have been moved or deleted.`);
+    }
+    if (status === 416) {
+      throw slideError('truncated', 'The file is shorter than its structure says (HTTP 416): it is truncated or was replaced.');
+    }
+    throw slideError('network', `The server answered HTTP ${status} ${response.statusText ?? ''} while reading the slide.`.replace(/\s+\./, '.'));
+  }
+
+  private checkVersion(v: FileVersion): void {
+    if (!this.version) {
+      this.version = v;
+      return;
+    }
+    const old = this.version;
+    const changed =
+      (old.size !== undefined && v.size !== undefined && old.size !== v.size) ||
+      (old.lastModified !== undefined && v.lastModified !== undefined && old.lastModified !== v.lastModified) ||
+      (old.etag !== undefined && v.etag !== undefined && old.etag !== v.etag);
+    if (changed) {
+      throw slideError('changed', 'The slide file changed on the server while it was open; reopen it to see the new version.');
+    }
+    if (old.size === undefined) {
+      old.size = v.size;
+    }
+  }
+}
+
+function numberHeader(response: Response, name: string): number | undefined {
+  const v = response.headers.get(name);
+  const n = v === null ? NaN : Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+async function cancelBody(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * The byte source geotiff.js reads from (duck-typed BaseSource): small reads
+ * (headers, IFDs, offset arrays) go through the block cache, large ones
+ * (tile data) are fetched exactly.
+ */
+export class GeoTiffRangeSource {
+  constructor(
+    readonly reader: HttpRangeReader,
+    private readonly smallReadLimit = 4096
+  ) {}
+
+  async fetch(slices: { offset: number; length: number }[], signal?: AbortSignal): Promise<ArrayBuffer[]> {
+    return Promise.all(
+      slices.map(async ({ offset, length }) => {
+        const bytes =
+          length <= this.smallReadLimit
+            ? await this.reader.readCached(offset, length, signal)
+            : await this.reader.read(offset, length, signal);
+        return toArrayBuffer(bytes);
+      })
+    );
+  }
+
+  get fileSize(): number | null {
+    return this.reader.size ?? null;
+  }
+
+  async close(): Promise<void> {
+    this.reader.clear();
+  }
+}
+
+export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer;
+  }
+  return bytes.slice().buffer as ArrayBuffer;
+}

@@ -1,0 +1,565 @@
+/**
+ * Pyramidal TIFF slides (Aperio SVS with JPEG or JPEG 2000 tiles, OME-TIFF with
+ * SubIFD or page pyramids, generic tiled TIFF) read through geotiff.js over
+ * HTTP byte ranges: opening reads only the IFDs, reading reads only the tiles.
+ */
+import type * as GeoTiffNs from 'geotiff';
+import type { BaseDecoder, GeoTIFF, GeoTIFFImage, ImageFileDirectory } from 'geotiff';
+import { LruCache } from './cache';
+import {
+  blitSamplesToRgba,
+  inspectJpeg,
+  jpegIsYCbCr,
+  JpegStreamInfo,
+  PHOTOMETRIC_BLACK_IS_ZERO,
+  PHOTOMETRIC_RGB,
+  PHOTOMETRIC_WHITE_IS_ZERO,
+  PHOTOMETRIC_YCBCR,
+  SampleLayout,
+  transparentWhite
+} from './colour';
+import { slideError, toSlideError } from './errors';
+import { GeoTiffRangeSource, HttpRangeReader } from './http';
+import { codestreamHasMct, decodeJpeg2000 } from './jpeg2000';
+import {
+  parseAperioDescription,
+  parseOmeXml,
+  rationalToNumber,
+  resolutionToMicrons,
+  sameAspect
+} from './metadata';
+import { readRegionFromTiles } from './region';
+import { LevelRect, ReadOptions, RegionPixels, SlideInfo, SlideLevel, SlideSource } from './types';
+
+/** TIFF compressions we can decode, with names for messages and properties. */
+export const COMPRESSION_NAMES: Record<number, string> = {
+  1: 'none',
+  5: 'LZW',
+  7: 'JPEG',
+  8: 'Deflate',
+  32946: 'Deflate',
+  32773: 'PackBits',
+  33003: 'JPEG 2000 (Aperio YCbCr)',
+  33005: 'JPEG 2000 (Aperio RGB)'
+};
+
+const UNSUPPORTED_COMPRESSION_NAMES: Record<number, string> = {
+  6: 'old-style JPEG',
+  34712: 'JPEG 2000 (Leica)',
+  33004: 'JPEG 2000',
+  34892: 'lossy JPEG (DNG)',
+  50000: 'Zstandard',
+  50001: 'WebP',
+  50002: 'JPEG XL'
+};
+
+/** Dimensions above this are not a slide but a corrupt or hostile header. */
+export const MAX_DIMENSION = 10_000_000;
+export const MAX_PIXELS = 1e12;
+const MAX_TILE_SIDE = 65536;
+/** IFDs examined when looking for pyramid levels. */
+const MAX_PAGES = 64;
+/** Stripped levels are shown in virtual tiles of whole strips, about this tall. */
+const STRIP_TILE_TARGET_HEIGHT = 512;
+
+const TAG = {
+  SubIFDs: 330
+};
+
+interface LevelImpl {
+  level: SlideLevel;
+  image: GeoTIFFImage;
+  compression: number;
+  photometric: number;
+  /** Rows of one strip (stripped levels) — a tile is `stripsPerTile` strips. */
+  rowsPerStrip: number;
+  stripsPerTile: number;
+  layout: SampleLayout;
+  planar: number;
+  decoder?: Promise<{ decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> }>;
+  jpegTables?: JpegStreamInfo;
+  /** JPEG colour decided from the first tile of the level (same encoder for all). */
+  jpegYcbcr?: boolean;
+}
+
+let jpeg2000Registered = false;
+
+/** Register the OpenJPEG decoder with geotiff.js for compressions 33003/33005 (once). */
+export function registerJpeg2000(gt: typeof GeoTiffNs): void {
+  if (jpeg2000Registered) {
+    return;
+  }
+  jpeg2000Registered = true;
+  class Jpeg2000Decoder extends gt.BaseDecoder {
+    async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
+      const image = await decodeJpeg2000(new Uint8Array(buffer as ArrayBuffer));
+      return image.data.buffer;
+    }
+  }
+  gt.addDecoder([33003, 33005], () => Promise.resolve(Jpeg2000Decoder as unknown as typeof BaseDecoder), undefined, false);
+}
+
+async function value(ifd: ImageFileDirectory, tag: string | number): Promise<any> {
+  return ifd.hasTag(tag as never) ? ifd.loadValue(tag as never) : undefined;
+}
+
+function firstNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') {
+    return v;
+  }
+  if (v && typeof v === 'object' && 'length' in v && (v as ArrayLike<number>).length > 0) {
+    return Number((v as ArrayLike<number>)[0]);
+  }
+  return undefined;
+}
+
+function asText(v: unknown): string | undefined {
+  if (typeof v === 'string') {
+    return v.replace(/\0+$/, '');
+  }
+  return undefined;
+}
+
+interface Page {
+  ifd: ImageFileDirectory;
+  width: number;
+  height: number;
+  tiled: boolean;
+  description?: string;
+  fromSubIfd: boolean;
+}
+
+async function describePage(ifd: ImageFileDirectory, fromSubIfd: boolean): Promise<Page> {
+  return {
+    ifd,
+    width: Number(await value(ifd, 'ImageWidth')) || 0,
+    height: Number(await value(ifd, 'ImageLength')) || 0,
+    tiled: ifd.hasTag('TileWidth' as never),
+    description: asText(await value(ifd, 'ImageDescription')),
+    fromSubIfd
+  };
+}
+
+function checkSize(width: number, height: number, what: string): void {
+  if (!(width > 0) || !(height > 0)) {
+    throw slideError('invalid-size', `The ${what} declares an empty size (${width} x ${height} pixels).`);
+  }
+  if (width > MAX_DIMENSION || height > MAX_DIMENSION || width * height > MAX_PIXELS) {
+    throw slideError(
+      'invalid-size',
+      `The ${what} declares an implausible size (${width} x ${height} pixels); the file is corrupt or not a slide.`
+    );
+  }
+}
+
+/** Open a TIFF-family slide whose bytes `reader` serves. */
+export async function openTiffSlide(
+  reader: HttpRangeReader,
+  options: { cacheBytes?: number; signal?: AbortSignal; name?: string }
+): Promise<SlideSource> {
+  const gt = (await import('geotiff')) as typeof GeoTiffNs;
+  registerJpeg2000(gt);
+  const source = new GeoTiffRangeSource(reader);
+  let tiff: GeoTIFF;
+  try {
+    tiff = await gt.GeoTIFF.fromSource(source as never, {}, options.signal);
+  } catch (e) {
+    throw toSlideError(e);
+  }
+
+  // Walk the IFD chain (bounded) and the SubIFDs of the first page.
+  const pages: Page[] = [];
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const ifd = await tiff.requestIFD(i);
+    pages.push(await describePage(ifd, false));
+    if (!ifd.nextIFDByteOffset) {
+      break;
+    }
+  }
+  const first = pages[0];
+  const subIfdOffsets = await value(first.ifd, TAG.SubIFDs);
+  const subPages: Page[] = [];
+  if (subIfdOffsets !== undefined) {
+    const offsets: number[] = Array.from(
+      (typeof subIfdOffsets === 'number' ? [subIfdOffsets] : subIfdOffsets) as ArrayLike<number | bigint>,
+      Number
+    );
+    for (const off of offsets.slice(0, MAX_PAGES)) {
+      subPages.push(await describePage(await tiff.parser.parseFileDirectoryAt(off), true));
+    }
+  }
+
+  checkSize(first.width, first.height, 'slide');
+  const aperio = parseAperioDescription(first.description);
+  const ome = parseOmeXml(first.description);
+  const format = aperio ? 'aperio-svs' : ome ? 'ome-tiff' : 'tiff';
+
+  // Candidate levels: SubIFDs (OME pyramid) first, then later pages of the chain.
+  const candidates = [...subPages, ...pages.slice(1)];
+  const chosen: Page[] = [first];
+  const byWidth = candidates
+    .filter(p => {
+      if (p.width >= first.width || p.width <= 0 || p.height <= 0) {
+        return false;
+      }
+      if (!sameAspect(first.width, first.height, p.width, p.height)) {
+        return false; // label, macro or another series
+      }
+      const kind = parseAperioDescription(p.description)?.kind;
+      if (kind === 'label' || kind === 'macro' || /\b(label|macro)\b/i.test(p.description ?? '')) {
+        return false;
+      }
+      // SVS thumbnails are stripped pages of a tiled pyramid.
+      if (first.tiled && !p.tiled) {
+        return false;
+      }
+      return true;
+    })
+    .sort((a, b) => b.width - a.width);
+  for (const p of byWidth) {
+    if (p.width < chosen[chosen.length - 1].width) {
+      chosen.push(p);
+    }
+  }
+
+  const levels: LevelImpl[] = [];
+  for (const page of chosen) {
+    levels.push(await makeLevel(gt, tiff, source, page, levels.length, first));
+  }
+
+  // Physical pixel size: Aperio MPP, OME PhysicalSize, else TIFF resolution tags.
+  let mppX = aperio?.mpp;
+  let mppY = aperio?.mpp;
+  if (mppX === undefined && ome) {
+    mppX = ome.mppX;
+    mppY = ome.mppY ?? ome.mppX;
+  }
+  if (mppX === undefined) {
+    const unit = firstNumber(await value(first.ifd, 'ResolutionUnit'));
+    mppX = resolutionToMicrons(rationalToNumber(await value(first.ifd, 'XResolution')), unit);
+    mppY = resolutionToMicrons(rationalToNumber(await value(first.ifd, 'YResolution')), unit) ?? mppX;
+  }
+
+  const properties: Record<string, string> = {
+    'slide.format': format,
+    'slide.compression': COMPRESSION_NAMES[levels[0].compression] ?? String(levels[0].compression),
+    'slide.level-count': String(levels.length)
+  };
+  if (aperio) {
+    properties['slide.vendor'] = 'aperio';
+    for (const [k, v] of Object.entries(aperio.properties)) {
+      properties[`aperio.${k}`] = v;
+    }
+    if (aperio.properties['AppMag']) {
+      properties['slide.objective-power'] = aperio.properties['AppMag'];
+    }
+  }
+  if (ome) {
+    properties['ome.image-names'] = ome.imageNames.join(', ');
+  }
+  if (mppX !== undefined) {
+    properties['slide.mpp-x'] = String(mppX);
+    properties['slide.mpp-y'] = String(mppY ?? mppX);
+  }
+  const software = asText(await value(first.ifd, 'Software'));
+  if (software) {
+    properties['tiff.software'] = software;
+  }
+  if (!aperio && !ome && first.description) {
+    properties['tiff.description'] = first.description.slice(0, 500);
+  }
+
+  const info: SlideInfo = {
+    format,
+    width: first.width,
+    height: first.height,
+    levels: levels.map(l => l.level),
+    mppX,
+    mppY: mppX === undefined ? undefined : (mppY ?? mppX),
+    properties
+  };
+  return new TiffSlideSource(info, levels, reader, options.cacheBytes ?? 256 * 1024 * 1024);
+}
+
+async function makeLevel(
+  gt: typeof GeoTiffNs,
+  tiff: GeoTIFF,
+  source: GeoTiffRangeSource,
+  page: Page,
+  index: number,
+  first: Page
+): Promise<LevelImpl> {
+  const ifd = page.ifd;
+  const what = index === 0 ? 'slide' : `level ${index} of the slide`;
+  checkSize(page.width, page.height, what);
+  const image = new gt.GeoTIFFImage(ifd, tiff.littleEndian, false, source as never);
+  const compression = firstNumber(await value(ifd, 'Compression')) ?? 1;
+  if (!(compression in COMPRESSION_NAMES)) {
+    const name = UNSUPPORTED_COMPRESSION_NAMES[compression];
+    throw slideError(
+      'unsupported-compression',
+      `The slide uses TIFF compression ${compression}${name ? ` (${name})` : ''}, which this viewer cannot decode.`
+    );
+  }
+  const samplesPerPixel = firstNumber(await value(ifd, 'SamplesPerPixel')) ?? 1;
+  const bitsPerSample = firstNumber(await value(ifd, 'BitsPerSample')) ?? 1;
+  const sampleFormat = firstNumber(await value(ifd, 'SampleFormat')) ?? 1;
+  const planar = firstNumber(await value(ifd, 'PlanarConfiguration')) ?? 1;
+  let photometric = firstNumber(await value(ifd, 'PhotometricInterpretation'));
+  if (photometric === undefined) {
+    photometric = samplesPerPixel >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_BLACK_IS_ZERO;
+  }
+  if (
+    ![PHOTOMETRIC_WHITE_IS_ZERO, PHOTOMETRIC_BLACK_IS_ZERO, PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR].includes(photometric) ||
+    (bitsPerSample !== 8 && bitsPerSample !== 16) ||
+    sampleFormat !== 1 ||
+    (photometric >= PHOTOMETRIC_RGB && samplesPerPixel < 3)
+  ) {
+    throw slideError(
+      'unsupported-format',
+      `The slide's pixel layout is not supported (photometric ${photometric}, ${samplesPerPixel} x ${bitsPerSample}-bit samples, sample format ${sampleFormat}); 8/16-bit grey, RGB and YCbCr are.`
+    );
+  }
+  if (photometric === PHOTOMETRIC_YCBCR && compression !== 7) {
+    const sub = await value(ifd, 'YCbCrSubSampling');
+    if (sub && (Number(sub[0]) !== 1 || Number(sub[1]) !== 1)) {
+      throw slideError('unsupported-format', 'Subsampled YCbCr without JPEG compression is not supported.');
+    }
+  }
+  const extra = await value(ifd, 'ExtraSamples');
+  const alphaSample =
+    extra !== undefined && samplesPerPixel > (photometric >= PHOTOMETRIC_RGB ? 3 : 1)
+      ? photometric >= PHOTOMETRIC_RGB
+        ? 3
+        : 1
+      : undefined;
+
+  const tileWidth = page.tiled ? Number(await value(ifd, 'TileWidth')) : page.width;
+  const rowsPerStrip = page.tiled
+    ? Number(await value(ifd, 'TileLength'))
+    : Math.min(page.height, Number(firstNumber(await value(ifd, 'RowsPerStrip')) ?? page.height) || page.height);
+  if (!(tileWidth > 0) || !(rowsPerStrip > 0) || tileWidth > MAX_TILE_SIDE || (page.tiled && rowsPerStrip > MAX_TILE_SIDE)) {
+    throw slideError('invalid-size', `The ${what} declares an implausible tile size (${tileWidth} x ${rowsPerStrip}).`);
+  }
+  const stripsPerTile = page.tiled ? 1 : Math.max(1, Math.floor(STRIP_TILE_TARGET_HEIGHT / rowsPerStrip));
+  const tileHeight = Math.min(page.height, rowsPerStrip * stripsPerTile);
+
+  // Every tile needs an offset: a table shorter than the grid means a broken file.
+  const offsetsTag = page.tiled ? 'TileOffsets' : 'StripOffsets';
+  const blocks = page.tiled
+    ? Math.ceil(page.width / tileWidth) * Math.ceil(page.height / rowsPerStrip)
+    : Math.ceil(page.height / rowsPerStrip);
+  const declared = declaredCount(ifd, offsetsTag);
+  if (declared === undefined) {
+    throw slideError('truncated', `The ${what} has no ${offsetsTag}: the file is corrupt.`);
+  }
+  if (declared < blocks * (planar === 2 ? samplesPerPixel : 1)) {
+    throw slideError('truncated', `The ${what} lists ${declared} tiles where its size needs ${blocks}: the file is corrupt.`);
+  }
+
+  let jpegTables: JpegStreamInfo | undefined;
+  if (compression === 7) {
+    const tables = await value(ifd, 'JPEGTables');
+    if (tables) {
+      jpegTables = inspectJpeg(new Uint8Array(tables as ArrayLike<number>));
+    }
+  }
+
+  return {
+    level: {
+      index,
+      width: page.width,
+      height: page.height,
+      tileWidth,
+      tileHeight,
+      downsampleX: first.width / page.width,
+      downsampleY: first.height / page.height
+    },
+    image,
+    compression,
+    photometric,
+    rowsPerStrip,
+    stripsPerTile,
+    planar,
+    layout: {
+      samplesPerPixel: planar === 2 ? 1 : samplesPerPixel,
+      bitsPerSample,
+      photometric,
+      alphaSample: planar === 2 ? undefined : alphaSample,
+      ycbcr: photometric === PHOTOMETRIC_YCBCR && compression !== 7
+    },
+    jpegTables
+  };
+}
+
+function declaredCount(ifd: ImageFileDirectory, tag: string): number | undefined {
+  const code = tag === 'TileOffsets' ? 324 : 273;
+  const deferred = ifd.deferredArrays.get(code) ?? ifd.deferredArrays.get(tag);
+  if (deferred) {
+    return deferred.length;
+  }
+  const v = ifd.actualizedFields.get(code) ?? ifd.actualizedFields.get(tag);
+  if (v === undefined) {
+    return undefined;
+  }
+  return typeof v === 'number' ? 1 : (v as ArrayLike<unknown>).length;
+}
+
+/** Decodes one tile's bytes and records what the JPEG stream says about its colours. */
+async function levelDecoder(gt: typeof GeoTiffNs, lv: LevelImpl): Promise<{ decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> }> {
+  const ifd = lv.image.fileDirectory;
+  const bitsPerSample = await value(ifd, 'BitsPerSample');
+  const params: Record<string, unknown> = {
+    tileWidth: lv.image.getTileWidth(),
+    tileHeight: lv.image.getTileHeight(),
+    predictor: firstNumber(await value(ifd, 'Predictor')) ?? 1,
+    bitsPerSample,
+    planarConfiguration: lv.planar,
+    samplesPerPixel: lv.layout.samplesPerPixel
+  };
+  if (lv.compression === 7) {
+    params.JPEGTables = await value(ifd, 'JPEGTables');
+  }
+  const inner = await gt.getDecoder(lv.compression, params as never);
+  return {
+    decode: async (buffer: ArrayBufferLike) => {
+      if (lv.compression === 7 && lv.jpegYcbcr === undefined && lv.layout.samplesPerPixel >= 3) {
+        lv.jpegYcbcr = jpegIsYCbCr(lv.photometric, lv.jpegTables, inspectJpeg(new Uint8Array(buffer as ArrayBuffer)));
+      }
+      if (lv.compression === 33003 && lv.jpegYcbcr === undefined) {
+        // Aperio YCbCr J2K: convert unless the codestream's own transform already did.
+        lv.jpegYcbcr = codestreamHasMct(new Uint8Array(buffer as ArrayBuffer)) !== true;
+      }
+      return inner.decode(buffer);
+    }
+  };
+}
+
+class TiffSlideSource implements SlideSource {
+  private readonly cache: LruCache<RegionPixels>;
+  private readonly inflight = new Map<string, Promise<RegionPixels>>();
+  private disposed = false;
+
+  constructor(
+    readonly info: SlideInfo,
+    private readonly levels: LevelImpl[],
+    private readonly reader: HttpRangeReader,
+    cacheBytes: number
+  ) {
+    this.cache = new LruCache<RegionPixels>(cacheBytes);
+  }
+
+  get bytesRead(): number {
+    return this.reader.bytesRead;
+  }
+
+  /** HTTP requests sent so far (benchmarks). */
+  get requestCount(): number {
+    return this.reader.requests;
+  }
+
+  async readTile(level: number, col: number, row: number, options?: ReadOptions): Promise<RegionPixels> {
+    const lv = this.levels[level];
+    if (!lv) {
+      throw slideError('invalid-size', `The slide has no level ${level}.`);
+    }
+    const cols = Math.ceil(lv.level.width / lv.level.tileWidth);
+    const rows = Math.ceil(lv.level.height / lv.level.tileHeight);
+    if (col < 0 || row < 0 || col >= cols || row >= rows || !Number.isInteger(col) || !Number.isInteger(row)) {
+      throw slideError('invalid-size', `Tile (${col}, ${row}) is outside level ${level} (${cols} x ${rows} tiles).`);
+    }
+    const key = `${level}/${col}/${row}`;
+    const cached = this.cache.get(key);
+    if (cached) {
+      return cached;
+    }
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = this.decodeTile(lv, col, row, options?.signal).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    try {
+      const tile = await pending;
+      if (!this.disposed) {
+        this.cache.set(key, tile, tile.data.byteLength);
+      }
+      return tile;
+    } catch (e) {
+      throw toSlideError(e);
+    }
+  }
+
+  readRegion(rect: LevelRect, options?: ReadOptions): Promise<RegionPixels> {
+    const lv = this.levels[rect.level];
+    if (!lv) {
+      return Promise.reject(slideError('invalid-size', `The slide has no level ${rect.level}.`));
+    }
+    return readRegionFromTiles(lv.level, rect, (c, r) => this.readTile(rect.level, c, r, options));
+  }
+
+  private async decodeTile(lv: LevelImpl, col: number, row: number, signal?: AbortSignal): Promise<RegionPixels> {
+    if (!lv.decoder) {
+      const gt = (await import('geotiff')) as typeof GeoTiffNs;
+      lv.decoder = levelDecoder(gt, lv);
+      lv.decoder.catch(() => (lv.decoder = undefined));
+    }
+    const decoder = await lv.decoder;
+    const { width: levelW, height: levelH, tileWidth, tileHeight } = lv.level;
+    const x0 = col * tileWidth;
+    const y0 = row * tileHeight;
+    const w = Math.min(tileWidth, levelW - x0);
+    const h = Math.min(tileHeight, levelH - y0);
+    const out = transparentWhite(w, h);
+    const samplePlanes = lv.planar === 2 ? Math.min(lv.image.getSamplesPerPixel(), 3) : 1;
+    const blockRows = lv.stripsPerTile;
+    const blockHeight = lv.rowsPerStrip;
+    for (let b = 0; b < blockRows; b++) {
+      const blockY = lv.image.isTiled ? row : row * lv.stripsPerTile + b;
+      const top = lv.image.isTiled ? 0 : b * blockHeight;
+      if (y0 + top >= levelH) {
+        break;
+      }
+      const rowsHere = Math.min(blockHeight, h - top);
+      const planes: ArrayLike<number>[] = [];
+      for (let s = 0; s < samplePlanes; s++) {
+        const { data } = await lv.image.getTileOrStrip(lv.image.isTiled ? col : 0, blockY, s, decoder as never, signal);
+        planes.push(typedView(data, lv.layout.bitsPerSample));
+      }
+      const samples = samplePlanes === 1 ? planes[0] : interleavePlanes(planes);
+      const layout: SampleLayout =
+        samplePlanes === 1
+          ? { ...lv.layout, ycbcr: lv.layout.ycbcr || lv.jpegYcbcr === true }
+          : { ...lv.layout, samplesPerPixel: samplePlanes };
+      const stride = lv.image.isTiled ? tileWidth : levelW;
+      const available = Math.floor(samples.length / (stride * layout.samplesPerPixel));
+      blitSamplesToRgba(samples, stride, layout, 0, 0, w, Math.min(rowsHere, available), out, w, 0, top);
+      if (lv.image.isTiled) {
+        break;
+      }
+    }
+    return { width: w, height: h, data: out };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.cache.clear();
+    this.inflight.clear();
+    this.reader.clear();
+  }
+}
+
+function typedView(data: ArrayBufferLike, bits: number): ArrayLike<number> {
+  return bits > 8 ? new Uint16Array(data as ArrayBuffer) : new Uint8Array(data as ArrayBuffer);
+}
+
+function interleavePlanes(planes: ArrayLike<number>[]): Uint16Array {
+  const n = Math.min(...planes.map(p => p.length));
+  const out = new Uint16Array(n * planes.length);
+  for (let i = 0; i < n; i++) {
+    for (let s = 0; s < planes.length; s++) {
+      out[i * planes.length + s] = planes[s][i];
+    }
+  }
+  return out;
+}
+
