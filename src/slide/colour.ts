@@ -68,16 +68,17 @@ export function inspectJpeg(bytes: Uint8Array): JpegStreamInfo {
 
 /**
  * Whether the 3 decoded components of a JPEG tile are YCbCr (need conversion).
- * TIFF's PhotometricInterpretation decides (libtiff semantics): 6 = YCbCr;
- * 2 = RGB as stored (Aperio compresses RGB without a transform), unless the
- * stream itself says otherwise through an Adobe marker. Streams that carry
- * only JFIF and no TIFF hint are YCbCr, as libjpeg assumes.
+ * Same decision as libjpeg/tifffile: PhotometricInterpretation 6 = YCbCr; an
+ * Adobe marker's transform flag or 'R','G','B' component ids decide when
+ * present; a JFIF marker means YCbCr (OME-TIFF writers store JFIF tiles under
+ * Photometric RGB); Photometric RGB without JFIF is RGB as stored (Aperio
+ * compresses RGB without a transform).
  */
 export function jpegIsYCbCr(photometric: number | undefined, tables: JpegStreamInfo | undefined, tile: JpegStreamInfo): boolean {
-  const adobe = tile.adobeTransform ?? tables?.adobeTransform;
   if (photometric === PHOTOMETRIC_YCBCR) {
     return true;
   }
+  const adobe = tile.adobeTransform ?? tables?.adobeTransform;
   if (adobe !== undefined) {
     return adobe !== 0;
   }
@@ -85,10 +86,10 @@ export function jpegIsYCbCr(photometric: number | undefined, tables: JpegStreamI
   if (ids.length === 3 && ids[0] === 0x52 && ids[1] === 0x47 && ids[2] === 0x42) {
     return false; // 'R','G','B'
   }
-  if (photometric === PHOTOMETRIC_RGB) {
-    return false;
+  if (tile.jfif || tables?.jfif === true) {
+    return true;
   }
-  return tile.jfif || tables?.jfif === true;
+  return photometric !== PHOTOMETRIC_RGB;
 }
 
 export interface SampleLayout {

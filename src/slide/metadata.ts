@@ -131,6 +131,10 @@ export function resolutionToMicrons(pixelsPerUnit: number | undefined, unit: num
   if (u === RESOLUTION_UNIT_INCH && (pixelsPerUnit === 72 || pixelsPerUnit === 96 || pixelsPerUnit === 300)) {
     return undefined;
   }
+  // 72 dpi expressed per centimetre.
+  if (u === RESOLUTION_UNIT_CENTIMETER && Math.abs(pixelsPerUnit - 72 / 2.54) < 0.01) {
+    return undefined;
+  }
   if (pixelsPerUnit === 1) {
     return undefined;
   }
