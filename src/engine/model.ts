@@ -275,7 +275,8 @@ export async function loadSegmentationModel(
   );
   let layersModel: tfType.LayersModel;
   try {
-    layersModel = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    const loaded = artifacts;
+    layersModel = await tf.loadLayersModel({ load: async () => loaded });
   } catch (err) {
     throw new ModelError('corrupt', `model.json describes a network tfjs cannot build: ${describe(err)}`, err);
   }

@@ -72,13 +72,18 @@ export function mapsFromMoments(m: SampleMoments): UncertaintyMaps {
   const entropy = new Float32Array(pixels);
   const mutualInformation = new Float32Array(pixels);
   const std = new Float32Array(pixels * classes);
+  const single = m.samples <= 1;
   for (let i = 0; i < pixels; i++) {
     const off = i * classes;
     const h = entropyNats(m.meanProb, off, classes);
     entropy[i] = clamp01(h * norm);
     // H[mean] >= mean H by concavity; rounding can make it slightly negative.
-    mutualInformation[i] = clamp01((h - m.meanSampleEntropy[i]) * norm);
+    // One sample has no spread by definition (exact 0, not rounding noise).
+    mutualInformation[i] = single ? 0 : clamp01((h - m.meanSampleEntropy[i]) * norm);
     for (let c = 0; c < classes; c++) {
+      if (single) {
+        continue;
+      }
       const mean = m.meanProb[off + c];
       const variance = m.meanSquareProb[off + c] - mean * mean;
       std[off + c] = variance > 0 ? Math.sqrt(variance) : 0;
