@@ -124,10 +124,18 @@ export class HttpRangeReader {
    */
   async readCached(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     const bs = this.blockSize;
+    const known = this.size;
+    if (known !== undefined && offset >= known && length > 0) {
+      throw this.truncated(offset, length, known);
+    }
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
     const parts: Uint8Array[] = [];
     for (let b = first; b <= last; b++) {
+      const size = this.size;
+      if (size !== undefined && b * bs >= size) {
+        break; // the rest lies beyond the end of the file
+      }
       parts.push(await this.block(b, signal));
     }
     const out = new Uint8Array(length);
@@ -195,7 +203,7 @@ export class HttpRangeReader {
       }
       throw slideError('network', `The request for ${this.url} failed: ${(e as Error)?.message ?? e}.`, e);
     }
-    this.checkStatus(response);
+    this.checkStatus(response, offset);
     const contentRange = parseContentRange(response.headers.get('Content-Range'));
     const version: FileVersion = {
       size: contentRange?.total ?? (response.status === 200 ? numberHeader(response, 'Content-Length') : undefined),
@@ -237,7 +245,7 @@ export class HttpRangeReader {
     }
   }
 
-  private checkStatus(response: Response): void {
+  private checkStatus(response: Response, offset: number): void {
     const status = response.status;
     if (status === 206 || status === 200) {
       if (response.redirected && /\/login/.test(response.url)) {
@@ -253,6 +261,9 @@ export class HttpRangeReader {
     }
     if (status === 404 || status === 410) {
       throw slideError('not-found', `The slide file was not found (HTTP ${status}); it may have been moved or deleted.`);
+    }
+    if (status === 416 && offset === 0) {
+      throw slideError('truncated', 'The file is empty.');
     }
     if (status === 416) {
       throw slideError('truncated', 'The file is shorter than its structure says (HTTP 416): it is truncated or was replaced.');

@@ -342,7 +342,7 @@ async function makeLevel(
     throw slideError('invalid-size', `The ${what} declares an implausible tile size (${tileWidth} x ${rowsPerStrip}).`);
   }
   const stripsPerTile = page.tiled ? 1 : Math.max(1, Math.floor(STRIP_TILE_TARGET_HEIGHT / rowsPerStrip));
-  const tileHeight = Math.min(page.height, rowsPerStrip * stripsPerTile);
+  const tileHeight = page.tiled ? rowsPerStrip : Math.min(page.height, rowsPerStrip * stripsPerTile);
 
   // Every tile needs an offset: a table shorter than the grid means a broken file.
   const offsetsTag = page.tiled ? 'TileOffsets' : 'StripOffsets';
