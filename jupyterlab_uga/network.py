@@ -19,6 +19,7 @@ from typing import List, Sequence
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 # Keras BatchNormalization default; used on both sides so export is exact.
 BN_EPSILON = 1e-3
@@ -146,6 +147,41 @@ def mc_predict(model: nn.Module, x: torch.Tensor, samples: int = 20) -> torch.Te
     out = torch.stack([model(x) for _ in range(samples)])
     model.eval()
     return out
+
+
+@torch.no_grad()
+def mc_predict_cached(model: UNet, x: torch.Tensor, samples: int = 20) -> torch.Tensor:
+    """Same distribution as :func:`mc_predict`, computing the dropout-free prefix once.
+
+    Everything up to the first Dropout (encoders, bottleneck, all but the last
+    decoder, and the last decoder's first conv) is deterministic in MC mode, so
+    only the suffix runs ``samples`` times — what the browser engine does. With
+    the same torch seed it draws the same dropout masks in the same order as
+    mc_predict, so the outputs are identical.
+    """
+    model.eval()
+    skips = []
+    h = x
+    for enc in model.encoders:
+        h = enc(h)
+        skips.append(h)
+        h = model.pool(h)
+    h = model.bottleneck(h)
+    decoders = list(model.decoders)
+    for dec, skip in zip(decoders[:-1], list(reversed(skips))[:-1]):
+        h = dec(torch.cat([model.up(h), skip], dim=1))
+    last = decoders[-1]
+    prefix = last.c1(torch.cat([model.up(h), skips[0]], dim=1))
+    out = []
+    for _ in range(samples):
+        z = prefix
+        if last.drop is not None:
+            z = F.dropout(z, last.drop.p, training=True)
+        z = last.c2(z)
+        if model.head_dropout is not None:
+            z = F.dropout(z, model.head_dropout.p, training=True)
+        out.append(torch.softmax(model.head(z), dim=1))
+    return torch.stack(out)
 
 
 def normalization_tensors(mean: Sequence[float], std: Sequence[float], scale: float = 1 / 255):
