@@ -17,8 +17,13 @@ export interface InitBackendOptions {
 async function registerBackend(name: BackendName, options: InitBackendOptions): Promise<void> {
   switch (name) {
     case 'webgpu': {
-      if (typeof navigator === 'undefined' || !(navigator as { gpu?: unknown }).gpu) {
+      const gpu = typeof navigator === 'undefined' ? undefined : (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+      if (!gpu) {
         throw new Error('navigator.gpu is not available');
+      }
+      // tfjs' factory dereferences a null adapter; ask first for a clear reason.
+      if (!(await gpu.requestAdapter())) {
+        throw new Error('no WebGPU adapter (no GPU, or the driver/Vulkan library is missing)');
       }
       await import('@tensorflow/tfjs-backend-webgpu');
       return;

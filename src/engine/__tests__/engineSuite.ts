@@ -23,20 +23,22 @@ function segModel(model: tf.LayersModel, size: number, extra: Record<string, unk
 }
 
 /** model.predict on the same normalised input as the engine. */
-function predictProbs(model: SegmentationModel, patches: ReturnType<typeof randomPatches>): Float32Array[] {
+async function predictProbs(model: SegmentationModel, patches: ReturnType<typeof randomPatches>): Promise<Float32Array[]> {
   const { scale, mean, std } = model.metadata.normalization;
-  return patches.map(p => {
+  const out: Float32Array[] = [];
+  for (const p of patches) {
     const x = new Float32Array(p.width * p.height * 3);
     for (let i = 0; i < p.width * p.height; i++) {
       for (let c = 0; c < 3; c++) {
         x[i * 3 + c] = (p.data[i * 4 + c] * scale - mean[c]) / std[c];
       }
     }
-    return tf.tidy(() => {
-      const out = model.layersModel.predict(tf.tensor4d(x, [1, p.height, p.width, 3])) as tf.Tensor;
-      return out.dataSync() as Float32Array;
-    });
-  });
+    const y = tf.tidy(() => model.layersModel.predict(tf.tensor4d(x, [1, p.height, p.width, 3])) as tf.Tensor);
+    // Async read: WebGPU in Node has no OffscreenCanvas for dataSync.
+    out.push((await y.data()) as Float32Array);
+    y.dispose();
+  }
+  return out;
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -76,7 +78,7 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
       // rate 0 means no active dropout: the model reports it and T collapses to 1.
       expect(model.hasDropout).toBe(false);
       const patches = randomPatches(3, S);
-      const expected = predictProbs(model, patches);
+      const expected = await predictProbs(model, patches);
       for (const cachePrefix of [true, false]) {
         const maps = await new McDropout(model, { samples: 5, cachePrefix }).run(patches);
         maps.forEach((m, i) => {
@@ -92,9 +94,10 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
         const x = tf.randomNormal([3, S, S, 3], 0, 1, 'float32', 3);
         const a = model.layersModel.apply(x, { training: true }) as tf.Tensor;
         const b = model.layersModel.predict(x) as tf.Tensor;
-        return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+        return tf.max(tf.abs(tf.sub(a, b)));
       });
-      expect(trainingMode).toBeGreaterThan(1e-3);
+      expect((await trainingMode.data())[0]).toBeGreaterThan(1e-3);
+      trainingMode.dispose();
       model.dispose();
     });
 
@@ -103,7 +106,7 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
       const model = segModel(tinyUnet({ size: S, dropoutRate: 1e-7 }), S);
       expect(model.hasDropout).toBe(true);
       const patches = randomPatches(2, S, 11);
-      const expected = predictProbs(model, patches);
+      const expected = await predictProbs(model, patches);
       for (const cachePrefix of [true, false]) {
         const maps = await new McDropout(model, { samples: 4, cachePrefix, seed: 1 }).run(patches);
         maps.forEach((m, i) => expect(maxAbsDiff(m.meanProb, expected[i])).toBeLessThan(1e-4));
@@ -136,19 +139,19 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
       expect(meanSquare).toBeGreaterThan(0.3);
       expect(meanSquare).toBeLessThan(2.5);
       expect(z.filter(v => Math.abs(v) > 5).length).toBeLessThanOrEqual(Math.ceil(z.length * 0.01));
-      // Spreads agree too.
-      let stdDiff = 0;
-      let stdSum = 0;
-      for (let i = 0; i < cached.std.length; i++) {
-        stdDiff += Math.abs(cached.std[i] - naive.std[i]);
-        stdSum += naive.std[i];
-      }
-      expect(stdDiff / stdSum).toBeLessThan(0.15);
+      // Spreads agree too: total std of both within the sampling error of a std estimate.
+      const stdRatio = (a: typeof cached, b: typeof cached) => a.std.reduce((x, v) => x + v, 0) / b.std.reduce((x, v) => x + v, 0);
+      expect(Math.abs(stdRatio(cached, naive) - 1)).toBeLessThan(3 / Math.sqrt(T));
       // Negative control: the same statistic flags a different dropout rate.
       const other = segModel(tinyUnet({ size: S, dropoutRate: 0.1 }), S);
       const wrong = (await new McDropout(other, { samples: T, seed: 30, cachePrefix: false }).run(patch))[0];
       const zw = zScores(cached, wrong);
-      expect(zw.reduce((s, v) => s + v * v, 0) / zw.length).toBeGreaterThan(4);
+      const wrongMeanSquare = zw.reduce((s, v) => s + v * v, 0) / zw.length;
+      const wrongStdRatio = stdRatio(cached, wrong);
+      // eslint-disable-next-line no-console
+      console.log(`distribution T=${T}: E[z^2]=${meanSquare.toFixed(3)} std ratio=${stdRatio(cached, naive).toFixed(3)}; wrong rate: E[z^2]=${wrongMeanSquare.toFixed(2)} std ratio=${wrongStdRatio.toFixed(3)}`);
+      expect(wrongMeanSquare).toBeGreaterThan(4);
+      expect(Math.abs(wrongStdRatio - 1)).toBeGreaterThan(3 / Math.sqrt(T));
       model.dispose();
       other.dispose();
     });
@@ -194,7 +197,7 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
       expect(engine.samples).toBe(1);
       const patches = randomPatches(2, S);
       const maps = await engine.run(patches);
-      const expected = predictProbs(model, patches);
+      const expected = await predictProbs(model, patches);
       expect(maps[0].samples).toBe(1);
       expect(maxAbsDiff(maps[1].entropy, normalisedEntropy(expected[1], 2))).toBeLessThan(1e-4);
       expect(Math.max(...maps[1].mutualInformation)).toBe(0);

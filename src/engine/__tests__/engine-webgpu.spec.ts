@@ -1,0 +1,55 @@
+/**
+ * The engine on real WebGPU (Dawn from the `webgpu` package over SwiftShader's
+ * software Vulkan). Slow software GPU: tiny inputs.
+ *
+ * The Vulkan loader reads VK_ICD_FILENAMES from the real process environment,
+ * which a jest test file cannot change (it gets a copy of process.env). So:
+ * - ICD file absent: skip, saying so on the console;
+ * - VK_ICD_FILENAMES set: run the suite here;
+ * - otherwise: run this same file in a child jest with the variable set, and
+ *   fail if it fails.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import { SWIFTSHADER_ICD, installNodeWebGPU } from './webgpuNode';
+
+const icd = process.env.VK_ICD_FILENAMES || SWIFTSHADER_ICD;
+
+if (!fs.existsSync(icd)) {
+  // eslint-disable-next-line no-console
+  console.warn(`SKIPPING WebGPU engine tests: no Vulkan ICD file at ${icd} (apt-get install -y chromium provides SwiftShader's)`);
+  describe.skip('McDropout on webgpu (no Vulkan ICD)', () => {
+    it('needs a Vulkan ICD file', () => undefined);
+  });
+} else if (!process.env.VK_ICD_FILENAMES) {
+  it('passes the WebGPU suite in a child jest with VK_ICD_FILENAMES set', () => {
+    const result = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), '--ci', '--runTestsByPath', __filename], {
+      env: { ...process.env, VK_ICD_FILENAMES: icd },
+      encoding: 'utf8',
+      timeout: 300000
+    });
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+    if (result.status !== 0) {
+      // eslint-disable-next-line no-console
+      console.error(output);
+    }
+    expect(output).toMatch(/Tests:\s+\d+ passed/);
+    expect(result.status).toBe(0);
+  }, 320000);
+} else {
+  installNodeWebGPU();
+  // Imported only after navigator.gpu exists.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { initBackend } = require('../backends') as typeof import('../backends');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { engineSuite } = require('./engineSuite') as typeof import('./engineSuite');
+
+  beforeAll(async () => {
+    const reasons: string[] = [];
+    const name = await initBackend('auto', { onFallback: (n, why) => reasons.push(`${n}: ${why}`) });
+    expect(reasons).toEqual([]);
+    expect(name).toBe('webgpu');
+  });
+
+  engineSuite('webgpu', { size: 8, distributionSamples: 100, quick: true });
+}
