@@ -14,7 +14,24 @@ export interface RangeReaderOptions {
   blockSize?: number;
   /** Largest file accepted when a server ignores Range and sends it all (bytes). */
   maxWholeFileBytes?: number;
+  /**
+   * Merge reads issued in the same event-loop turn that are adjacent in the
+   * file (gap <= 4 KiB) into one request (default true): the tiles of a view
+   * row are usually contiguous, and each request costs a server round trip.
+   */
+  coalesce?: boolean;
 }
+
+interface PendingRead {
+  offset: number;
+  length: number;
+  signal?: AbortSignal;
+  resolve: (data: Uint8Array) => void;
+  reject: (e: unknown) => void;
+}
+
+const COALESCE_MAX_GAP = 4096;
+const COALESCE_MAX_BYTES = 8 * 1024 * 1024;
 
 /** What identifies one version of the file on the server. */
 interface FileVersion {
@@ -70,6 +87,8 @@ export class HttpRangeReader {
   private readonly blocks = new Map<number, Promise<Uint8Array>>();
   private readonly blockSize: number;
   private readonly fetchFn: typeof fetch;
+  private pending: PendingRead[] = [];
+  private flushScheduled = false;
 
   constructor(
     readonly url: string,
@@ -108,7 +127,7 @@ export class HttpRangeReader {
     if (this.whole) {
       return this.whole.slice(offset, offset + length);
     }
-    const data = await this.request(offset, length, signal);
+    const data = await this.batched(offset, length, signal);
     if (this.whole) {
       return (this.whole as Uint8Array).slice(offset, offset + length);
     }
@@ -178,6 +197,65 @@ export class HttpRangeReader {
       'truncated',
       `The file is truncated or corrupt: it has ${size} bytes but its structure points to bytes ${offset}-${offset + length - 1}.`
     );
+  }
+
+  /** Queue a read for this turn's batch (see `coalesce`). */
+  private batched(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    if (this.options.coalesce === false) {
+      return this.request(offset, length, signal);
+    }
+    return new Promise<Uint8Array>((resolve, reject) => {
+      if (signal?.aborted || this.options.signal?.aborted) {
+        reject(abortedError());
+        return;
+      }
+      this.pending.push({ offset, length, signal, resolve, reject });
+      // The merged request goes on for the other readers; this one stops waiting.
+      signal?.addEventListener('abort', () => reject(abortedError()), { once: true });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setTimeout(() => this.flush(), 0);
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const jobs = this.pending.filter(j => !j.signal?.aborted).sort((a, b) => a.offset - b.offset);
+    this.pending = [];
+    let group: PendingRead[] = [];
+    let start = 0;
+    let end = 0;
+    const send = (): void => {
+      if (group.length === 0) {
+        return;
+      }
+      const members = group;
+      const from = start;
+      // A lone read keeps its own signal; a merged one runs under the reader's.
+      this.request(from, end - from, members.length === 1 ? members[0].signal : undefined).then(
+        data => {
+          for (const m of members) {
+            const at = m.offset - from;
+            m.resolve(data.subarray(Math.min(at, data.length), Math.min(at + m.length, data.length)));
+          }
+        },
+        e => members.forEach(m => m.reject(e))
+      );
+    };
+    for (const job of jobs) {
+      const jobEnd = job.offset + job.length;
+      if (group.length > 0 && job.offset <= end + COALESCE_MAX_GAP && Math.max(end, jobEnd) - start <= COALESCE_MAX_BYTES) {
+        group.push(job);
+        end = Math.max(end, jobEnd);
+      } else {
+        send();
+        group = [job];
+        start = job.offset;
+        end = jobEnd;
+      }
+    }
+    send();
   }
 
   private async request(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {

@@ -1,6 +1,7 @@
 /** Public API of the slide stage. */
 export * from './types';
 export { openSlide, sniffFormat } from './open';
+export { disposeDecoderPool } from './tiff';
 export type { OpenSlideOptions, SlideFileKind } from './open';
 export { chooseLevel, visibleTiles, tileGrid, fitScale, levelDownsample } from './pyramid';
 export type { Viewport, TileRef } from './pyramid';

@@ -2,7 +2,6 @@
 import { slideError, toSlideError } from './errors';
 import { HttpRangeReader } from './http';
 import { ImageDecoder, openRasterSlide } from './raster';
-import { openTiffSlide } from './tiff';
 import { SlideSource } from './types';
 
 export interface OpenSlideOptions {
@@ -17,6 +16,11 @@ export interface OpenSlideOptions {
   cacheBytes?: number;
   /** Decoder for plain PNG/JPEG files (default: createImageBitmap + OffscreenCanvas). */
   decodeImage?: ImageDecoder;
+  /**
+   * Web workers decoding JPEG/Deflate/LZW tiles off the main thread (shared by
+   * all open slides). Default: in a browser min(4, cores - 1), in Node 0.
+   */
+  decodeWorkers?: number;
 }
 
 export type SlideFileKind = 'tiff' | 'png' | 'jpeg' | 'unknown';
@@ -50,6 +54,9 @@ const TIFF_NAME = /\.(svs|tiff?|ome\.tiff?|ndpi|scn|bif|qptiff)$/i;
 export async function openSlide(url: string, options: OpenSlideOptions = {}): Promise<SlideSource> {
   try {
     const reader = new HttpRangeReader(url, { headers: options.headers, fetch: options.fetch, signal: options.signal });
+    // Load the TIFF code while the header is on its way (most slides are TIFFs).
+    const tiffModule = import('./tiff');
+    tiffModule.catch(() => undefined);
     // One cached block: geotiff's own header read is served from it.
     const head = await reader.readCached(0, 1024, options.signal);
     if (head.length === 0) {
@@ -59,7 +66,12 @@ export async function openSlide(url: string, options: OpenSlideOptions = {}): Pr
     const name = options.name ?? url;
     switch (kind) {
       case 'tiff':
-        return await openTiffSlide(reader, { cacheBytes: options.cacheBytes, signal: options.signal, name });
+        return await (await tiffModule).openTiffSlide(reader, {
+          cacheBytes: options.cacheBytes,
+          signal: options.signal,
+          name,
+          decodeWorkers: options.decodeWorkers
+        });
       case 'png':
       case 'jpeg':
         return await openRasterSlide(reader, { format: kind, decode: options.decodeImage, signal: options.signal });

@@ -83,6 +83,31 @@ interface LevelImpl {
 }
 
 let jpeg2000Registered = false;
+let sharedPool: { size: number; pool: GeoTiffNs.Pool } | undefined;
+
+function defaultDecodeWorkers(): number {
+  const g = globalThis as { process?: { versions?: { node?: string } }; navigator?: { hardwareConcurrency?: number } };
+  if (g.process?.versions?.node) {
+    return 0;
+  }
+  return Math.min(4, Math.max(1, (g.navigator?.hardwareConcurrency ?? 2) - 1));
+}
+
+/** One pool of decoder workers for all open slides (grown when asked for more). */
+function decoderPool(gt: typeof GeoTiffNs, size: number): GeoTiffNs.Pool {
+  if (!sharedPool || sharedPool.size < size) {
+    void sharedPool?.pool.destroy();
+    sharedPool = { size, pool: new gt.Pool(size) };
+  }
+  return sharedPool.pool;
+}
+
+/** Stop the shared decoder workers (tests, benchmarks, extension unload). */
+export async function disposeDecoderPool(): Promise<void> {
+  const p = sharedPool;
+  sharedPool = undefined;
+  await p?.pool.destroy();
+}
 
 /** Register the OpenJPEG decoder with geotiff.js for compressions 33003/33005 (once). */
 export function registerJpeg2000(gt: typeof GeoTiffNs): void {
@@ -155,9 +180,10 @@ function checkSize(width: number, height: number, what: string): void {
 /** Open a TIFF-family slide whose bytes `reader` serves. */
 export async function openTiffSlide(
   reader: HttpRangeReader,
-  options: { cacheBytes?: number; signal?: AbortSignal; name?: string }
+  options: { cacheBytes?: number; signal?: AbortSignal; name?: string; decodeWorkers?: number }
 ): Promise<SlideSource> {
   const gt = (await import('geotiff')) as typeof GeoTiffNs;
+  const workers = options.decodeWorkers ?? defaultDecodeWorkers();
   registerJpeg2000(gt);
   const source = new GeoTiffRangeSource(reader);
   let tiff: GeoTIFF;
@@ -278,7 +304,8 @@ export async function openTiffSlide(
     mppY: mppX === undefined ? undefined : (mppY ?? mppX),
     properties
   };
-  return new TiffSlideSource(info, levels, reader, options.cacheBytes ?? 256 * 1024 * 1024);
+  const pool = workers > 0 ? decoderPool(gt, workers) : undefined;
+  return new TiffSlideSource(info, levels, reader, options.cacheBytes ?? 256 * 1024 * 1024, pool);
 }
 
 async function makeLevel(
@@ -406,7 +433,7 @@ function declaredCount(ifd: ImageFileDirectory, tag: string): number | undefined
 }
 
 /** Decodes one tile's bytes and records what the JPEG stream says about its colours. */
-async function levelDecoder(gt: typeof GeoTiffNs, lv: LevelImpl): Promise<{ decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> }> {
+async function levelDecoder(gt: typeof GeoTiffNs, lv: LevelImpl, pool: GeoTiffNs.Pool | undefined): Promise<{ decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> }> {
   const ifd = lv.image.fileDirectory;
   const bitsPerSample = await value(ifd, 'BitsPerSample');
   const params: Record<string, unknown> = {
@@ -420,7 +447,8 @@ async function levelDecoder(gt: typeof GeoTiffNs, lv: LevelImpl): Promise<{ deco
   if (lv.compression === 7) {
     params.JPEGTables = await value(ifd, 'JPEGTables');
   }
-  const inner = await gt.getDecoder(lv.compression, params as never);
+  // geotiff's pool runs its built-in decoders in workers; J2K stays on this thread.
+  const inner = pool ? pool.bindParameters(lv.compression, params as never) : await gt.getDecoder(lv.compression, params as never);
   return {
     decode: async (buffer: ArrayBufferLike) => {
       if (lv.compression === 7 && lv.jpegYcbcr === undefined && lv.layout.samplesPerPixel >= 3) {
@@ -444,7 +472,8 @@ class TiffSlideSource implements SlideSource {
     readonly info: SlideInfo,
     private readonly levels: LevelImpl[],
     private readonly reader: HttpRangeReader,
-    cacheBytes: number
+    cacheBytes: number,
+    private readonly pool?: GeoTiffNs.Pool
   ) {
     this.cache = new LruCache<RegionPixels>(cacheBytes);
   }
@@ -500,7 +529,7 @@ class TiffSlideSource implements SlideSource {
   private async decodeTile(lv: LevelImpl, col: number, row: number, signal?: AbortSignal): Promise<RegionPixels> {
     if (!lv.decoder) {
       const gt = (await import('geotiff')) as typeof GeoTiffNs;
-      lv.decoder = levelDecoder(gt, lv);
+      lv.decoder = levelDecoder(gt, lv, this.pool);
       lv.decoder.catch(() => (lv.decoder = undefined));
     }
     const decoder = await lv.decoder;

@@ -133,6 +133,43 @@ describe('over HTTP', () => {
   });
 });
 
+describe('request coalescing', () => {
+  it('merges reads issued together that are adjacent in the file, and slices the answer back', async () => {
+    const r = responder(BIG);
+    const reader = new HttpRangeReader('http://x/a', { fetch: memoryFetch(r) });
+    const [a, b, c, far] = await Promise.all([
+      reader.read(1000, 100),
+      reader.read(1100, 50),
+      reader.read(1200, 10), // 50-byte gap: still merged
+      reader.read(200000, 10) // far away: its own request
+    ]);
+    expect(Array.from(a)).toEqual(Array.from(BIG.slice(1000, 1100)));
+    expect(Array.from(b)).toEqual(Array.from(BIG.slice(1100, 1150)));
+    expect(Array.from(c)).toEqual(Array.from(BIG.slice(1200, 1210)));
+    expect(Array.from(far)).toEqual(Array.from(BIG.slice(200000, 200010)));
+    expect(r.ranges).toEqual(['bytes=1000-1209', 'bytes=200000-200009']);
+    expect(reader.bytesRead).toBe(210 + 10);
+  });
+
+  it('lets one reader abort without failing the others of the batch', async () => {
+    const r = responder(BIG);
+    const reader = new HttpRangeReader('http://x/a', { fetch: memoryFetch(r) });
+    const controller = new AbortController();
+    const aborted = reader.read(0, 100, controller.signal);
+    const kept = reader.read(100, 100);
+    controller.abort();
+    expect(await kindOf(aborted)).toBe('aborted');
+    expect(Array.from(await kept)).toEqual(Array.from(BIG.slice(100, 200)));
+  });
+
+  it('sends one request per read when coalescing is off', async () => {
+    const r = responder(BIG);
+    const reader = new HttpRangeReader('http://x/a', { fetch: memoryFetch(r), coalesce: false });
+    await Promise.all([reader.read(0, 10), reader.read(10, 10)]);
+    expect(r.ranges).toEqual(['bytes=0-9', 'bytes=10-19']);
+  });
+});
+
 describe('error mapping', () => {
   it('parses Content-Range', () => {
     expect(parseContentRange('bytes 0-1023/4096')).toEqual({ start: 0, end: 1023, total: 4096 });

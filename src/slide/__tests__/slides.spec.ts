@@ -8,6 +8,7 @@ jest.mock('quick-lru', () => require('./quickLruShim'));
 import * as fs from 'fs';
 import * as path from 'path';
 import { openSlide } from '../open';
+import { disposeDecoderPool } from '../tiff';
 import { fileFetch, meanRgb, sharedDataDir } from './helpers';
 
 const data = sharedDataDir();
@@ -97,6 +98,20 @@ maybe('shared slides', () => {
     // Edge tiles are clipped to the level.
     const edge = await slide.readTile(1, 8, 6);
     expect([edge.width, edge.height]).toEqual([2221 - 8 * 256, 1783 - 6 * 256]);
+  });
+
+  it('decodes the same pixels in decoder workers as on the main thread', async () => {
+    const name = 'OS-1-detail.ome.tif';
+    const rect = { level: 0, x: 400, y: 300, width: 300, height: 300 };
+    const main = await openSlide(`http://localhost/files/${name}`, { fetch: fileFetch(path.join(dir, name)).fetch, decodeWorkers: 0 });
+    const workers = await openSlide(`http://localhost/files/${name}`, { fetch: fileFetch(path.join(dir, name)).fetch, decodeWorkers: 1 });
+    try {
+      const a = await main.readRegion(rect);
+      const b = await workers.readRegion(rect);
+      expect(Buffer.from(b.data).equals(Buffer.from(a.data))).toBe(true);
+    } finally {
+      await disposeDecoderPool();
+    }
   });
 
   it('excludes thumbnail, label and macro pages from the levels', async () => {
