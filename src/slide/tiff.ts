@@ -184,6 +184,8 @@ export async function openTiffSlide(
 ): Promise<SlideSource> {
   const gt = (await import('geotiff')) as typeof GeoTiffNs;
   const workers = options.decodeWorkers ?? defaultDecodeWorkers();
+  // Start the workers now: they boot while the IFDs are being read.
+  const pool = workers > 0 ? decoderPool(gt, workers) : undefined;
   registerJpeg2000(gt);
   const source = new GeoTiffRangeSource(reader);
   let tiff: GeoTIFF;
@@ -304,7 +306,6 @@ export async function openTiffSlide(
     mppY: mppX === undefined ? undefined : (mppY ?? mppX),
     properties
   };
-  const pool = workers > 0 ? decoderPool(gt, workers) : undefined;
   return new TiffSlideSource(info, levels, reader, options.cacheBytes ?? 256 * 1024 * 1024, pool);
 }
 
