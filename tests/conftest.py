@@ -32,7 +32,10 @@ def ebhi_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def torch_mod():
-    return pytest.importorskip("torch", reason="torch (the 'train' extra) is not installed")
+    torch = pytest.importorskip("torch", reason="torch (the 'train' extra) is not installed")
+    # tiny tensors: one thread avoids spin overhead on a busy 2-core machine
+    torch.set_num_threads(1)
+    return torch
 
 
 @pytest.fixture(scope="session")
