@@ -33,11 +33,16 @@ export interface OpenJpegModule {
 export type OpenJpegFactory = (moduleArg?: Record<string, unknown>) => Promise<OpenJpegModule>;
 
 let wasmUrl: string | undefined;
+let forcedBuild: 'wasm' | 'js' | undefined;
 let modulePromise: Promise<OpenJpegModule> | undefined;
 
-/** Tell the browser build where the OpenJPEG .wasm is served. Call before the first J2K slide opens. */
-export function configureJpeg2000(options: { wasmUrl?: string }): void {
+/**
+ * Tell the browser build where the OpenJPEG .wasm is served (call before the
+ * first J2K slide opens), or force a build ('js' = self-contained, no .wasm).
+ */
+export function configureJpeg2000(options: { wasmUrl?: string; build?: 'wasm' | 'js' }): void {
   wasmUrl = options.wasmUrl;
+  forcedBuild = options.build;
   modulePromise = undefined;
 }
 
@@ -58,6 +63,10 @@ function defaultOf(mod: unknown): OpenJpegFactory {
 export function loadOpenJpeg(): Promise<OpenJpegModule> {
   if (!modulePromise) {
     modulePromise = (async () => {
+      if (forcedBuild === 'js') {
+        const factory = defaultOf(await import('@cornerstonejs/codec-openjpeg/decode'));
+        return factory({ ...quiet });
+      }
       if (isNode()) {
         const factory = defaultOf(await import('@cornerstonejs/codec-openjpeg/decodewasmjs'));
         return factory({ ...quiet });
@@ -93,6 +102,9 @@ export async function decodeJpeg2000(bytes: Uint8Array): Promise<J2kImage> {
     const info = decoder.getFrameInfo();
     const raw = decoder.getDecodedBuffer();
     const n = info.width * info.height * info.componentCount;
+    if (n === 0 || raw.length < n * (info.bitsPerSample > 8 ? 2 : 1)) {
+      throw new Error(`the JPEG 2000 codestream could not be decoded (${info.width} x ${info.height} x ${info.componentCount})`);
+    }
     let data: Uint8Array;
     if (info.bitsPerSample <= 8) {
       data = raw.slice(0, n);

@@ -562,6 +562,9 @@ class TiffSlideSource implements SlideSource {
           : { ...lv.layout, samplesPerPixel: samplePlanes };
       const stride = lv.image.isTiled ? tileWidth : levelW;
       const available = Math.floor(samples.length / (stride * layout.samplesPerPixel));
+      if (available === 0 && rowsHere > 0) {
+        throw slideError('decode', `Tile (${col}, ${row}) of level ${lv.level.index} decoded to no pixels; the file is corrupt.`);
+      }
       blitSamplesToRgba(samples, stride, layout, 0, 0, w, Math.min(rowsHere, available), out, w, 0, top);
       if (lv.image.isTiled) {
         break;
