@@ -43,7 +43,7 @@ describe('OME-XML', () => {
   });
   it('ignores non-OME text and missing sizes', () => {
     expect(parseOmeXml('Aperio Image Library')).toBeUndefined();
-    expect(parseOmeXml(xml('')).mppX).toBeUndefined();
+    expect(parseOmeXml(xml(''))!.mppX).toBeUndefined();
   });
 });
 
