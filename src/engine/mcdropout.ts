@@ -19,7 +19,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import { SampleMoments, UncertaintyMaps, hasNonFinite, mapsFromMoments } from '../uncertainty/maps';
 import { seededRandom } from '../uncertainty/scoring';
-import { GraphPlan, planGraph, runNodes } from './graph';
+import { GraphPlan, Step, compileSteps, countReaders, planGraph, runSteps } from './graph';
 import { ModelError, SegmentationModel } from './model';
 
 export interface PatchPixels {
@@ -40,6 +40,8 @@ export interface McDropoutOptions {
   seed?: number;
   /** false = naive MC (T full passes), for comparisons; default true. */
   cachePrefix?: boolean;
+  /** Fold Conv2D+BatchNormalization(+ReLU) into one fused conv (exact in inference mode); default true. */
+  fuseBatchNorm?: boolean;
 }
 
 export interface RunOptions {
@@ -102,13 +104,14 @@ export class McDropout {
   readonly maxBatch: number;
   readonly plan: GraphPlan;
   private readonly random: () => number;
+  private readonly fuse: boolean;
   private disposed = false;
 
   constructor(
     readonly model: SegmentationModel,
     options: McDropoutOptions = {}
   ) {
-    this.plan = planGraph(model.layersModel, options.cachePrefix ?? true);
+    this.plan = planGraph(model.layersModel, options.cachePrefix ?? true, model.inputShape[0]);
     const stochastic = model.hasDropout && this.plan.suffix.length > 0;
     this.samples = stochastic ? Math.max(1, Math.floor(options.samples ?? 20)) : 1;
     if (options.maxBatch !== undefined) {
@@ -118,6 +121,7 @@ export class McDropout {
       const perRow = Math.max(1, this.plan.suffixFloatsPerSample);
       this.maxBatch = Math.max(1, Math.min(64, Math.floor(budgetFloats / perRow)));
     }
+    this.fuse = options.fuseBatchNorm ?? true;
     this.random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 31));
   }
 
@@ -143,7 +147,11 @@ export class McDropout {
     const frontierIds = this.plan.frontier.map(t => t.id);
     const outputIsFrontier = frontierIds.includes(this.plan.outputId);
     const sampleBatch = Math.min(T, this.maxBatch);
-
+    // Folded weights live for this run only, so nothing outlives it.
+    const readers = countReaders(this.model.layersModel, this.plan);
+    const prefix = compileSteps(tf, this.plan.prefix, readers, this.fuse);
+    const suffix = compileSteps(tf, this.plan.suffix, readers, this.fuse);
+    try {
     for (let start = 0; start < patches.length; start += this.maxBatch) {
       throwIfAborted(signal);
       const chunk = patches.slice(start, start + this.maxBatch);
@@ -152,7 +160,7 @@ export class McDropout {
       try {
         const input = tf.tensor4d(inputData, [chunk.length, height, width, 3]);
         try {
-          frontier = runNodes(tf, this.plan.prefix, new Map([[this.plan.inputId, input]]), frontierIds, false, random);
+          frontier = runSteps(tf, prefix.steps, new Map([[this.plan.inputId, input]]), frontierIds, false, random);
         } finally {
           input.dispose();
         }
@@ -162,7 +170,7 @@ export class McDropout {
             for (let s = 0; s < T; s += sampleBatch) {
               throwIfAborted(signal);
               const rows = Math.min(sampleBatch, T - s);
-              const partial = this.sampleSums(tf, frontier, i, rows, outputIsFrontier, random);
+              const partial = this.sampleSums(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random);
               if (sums === null) {
                 sums = partial;
               } else {
@@ -185,12 +193,17 @@ export class McDropout {
         frontier?.forEach(t => t.dispose());
       }
     }
+    } finally {
+      prefix.dispose();
+      suffix.dispose();
+    }
     return results;
   }
 
   /** Sums over `rows` MC samples of patch `index`: [sum p, sum p^2, sum H[p]]. */
   private sampleSums(
     tf: typeof tfType,
+    steps: Step[],
     frontier: Map<number, tfType.Tensor>,
     index: number,
     rows: number,
@@ -213,7 +226,7 @@ export class McDropout {
       if (outputIsFrontier) {
         output = feeds.get(this.plan.outputId)!.clone();
       } else {
-        output = runNodes(tf, this.plan.suffix, feeds, [this.plan.outputId], true, random).get(this.plan.outputId)!;
+        output = runSteps(tf, steps, feeds, [this.plan.outputId], true, random).get(this.plan.outputId)!;
       }
       try {
         return tf.tidy(() => {

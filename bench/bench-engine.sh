@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# make bench-engine: the uncertainty engine against naive MC dropout (tfjs and PyTorch).
+#
+#   bash bench/bench-engine.sh [--backend wasm|webgpu] [--patches 8] [--samples 20]
+#                              [--model DIR] [--backends wasm,cpu,webgpu] [--threads N]
+#
+# --model defaults to jupyterlab_uga/default_model, or a random-weight model of
+# the same architecture when that is not there. --backend webgpu is for a GPU
+# machine: Node's `webgpu` package over the system Vulkan driver (set
+# VK_ICD_FILENAMES yourself if needed); on CPU-only machines the tiny WebGPU
+# row runs on SwiftShader. Prints ratios and ends with one key=value line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PY:-$ROOT/.venv/bin/python}
+DATA=${UGA_DATA:-$ROOT/../shared/data}
+BACKEND=wasm
+PATCHES=8
+SAMPLES=20
+MODEL=
+BACKENDS=wasm,cpu,webgpu
+THREADS=0
+EXTRA=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backend) BACKEND=$2; shift 2 ;;
+    --patches) PATCHES=$2; shift 2 ;;
+    --samples) SAMPLES=$2; shift 2 ;;
+    --model) MODEL=$2; shift 2 ;;
+    --backends) BACKENDS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    *) EXTRA+=("$1"); shift ;;
+  esac
+done
+WORK=$(mktemp -d /tmp/uga-bench-engine.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+if [ -z "$MODEL" ]; then
+  if [ -f jupyterlab_uga/default_model/model.json ]; then
+    MODEL=jupyterlab_uga/default_model
+  else
+    echo "no jupyterlab_uga/default_model yet: using a random-weight model of the same architecture"
+    PYTHONPATH=$ROOT "$PY" bench/engine/make_model.py "$WORK/model"
+    MODEL=$WORK/model
+  fi
+fi
+IMAGES=$(ls "$DATA"/ebhi-seg/target-dev/images/*.png | head -n "$PATCHES")
+[ -n "$IMAGES" ] || { echo "no EBHI tiles under $DATA/ebhi-seg/target-dev/images" >&2; exit 1; }
+
+echo "== PyTorch naive MC reference (CPU) =="
+# shellcheck disable=SC2086
+if PYTHONPATH=$ROOT "$PY" bench/engine/torch_reference.py --model "$MODEL" --images $IMAGES \
+    --samples "$SAMPLES" --threads "$THREADS" --out "$WORK/torch.json" --probs "$WORK/torch-probs.f32"; then
+  :
+else
+  echo "PyTorch reference failed; continuing without it"
+fi
+
+# WebGPU without a GPU: SwiftShader, when Chromium's ICD is there and none is set.
+if [ "$BACKEND" != webgpu ] && [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f /usr/lib/chromium/vk_swiftshader_icd.json ]; then
+  export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+fi
+
+echo "== tfjs engine =="
+# shellcheck disable=SC2086
+npx tsx bench/engine/bench.ts --model "$MODEL" --images $IMAGES --samples "$SAMPLES" --backend "$BACKEND" \
+  --backends "$BACKENDS" --torch-json "$WORK/torch.json" --torch-probs "$WORK/torch-probs.f32" "${EXTRA[@]}"

@@ -1,0 +1,281 @@
+/**
+ * Engine benchmark (run by bench/bench-engine.sh). One process, side by side:
+ *
+ * 1. main backend (wasm on CPU machines, --backend webgpu on a GPU machine),
+ *    full-size patches, T samples:
+ *      ours   = McDropout with prefix caching
+ *      naive  = McDropout with cachePrefix=false (T full passes, dropout only)
+ *      det    = one deterministic pass (model.predict)
+ *    and the PyTorch naive-MC reference measured by torch_reference.py on the
+ *    same patches and weights (read from --torch-json);
+ * 2. every available backend on a tiny input (same weights, model input
+ *    resized): wasm, cpu, webgpu (SwiftShader when no GPU).
+ *
+ * Prints a table, ratios, and a final `key=value ...` line.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import * as tf from '@tensorflow/tfjs';
+import { BackendName, initBackend } from '../../src/engine/backends';
+import { McDropout, PatchPixels } from '../../src/engine/mcdropout';
+import { SegmentationModel, loadSegmentationModel } from '../../src/engine/model';
+
+interface Args {
+  model: string;
+  images: string[];
+  samples: number;
+  backend: BackendName;
+  backends: BackendName[];
+  tinySize: number;
+  tinyPatches: number;
+  torchJson?: string;
+  torchProbs?: string;
+  maxBatch?: number;
+  repeats: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const images: string[] = [];
+  const i = argv.indexOf('--images');
+  if (i >= 0) {
+    for (let k = i + 1; k < argv.length && !argv[k].startsWith('--'); k++) {
+      images.push(argv[k]);
+    }
+  }
+  return {
+    model: get('model') ?? 'jupyterlab_uga/default_model',
+    images,
+    samples: Number(get('samples') ?? 20),
+    backend: (get('backend') ?? 'wasm') as BackendName,
+    backends: (get('backends') ?? 'wasm,cpu,webgpu').split(',').filter(Boolean) as BackendName[],
+    tinySize: Number(get('tiny-size') ?? 32),
+    tinyPatches: Number(get('tiny-patches') ?? 1),
+    torchJson: get('torch-json'),
+    torchProbs: get('torch-probs'),
+    maxBatch: get('max-batch') ? Number(get('max-batch')) : undefined,
+    repeats: Number(get('repeats') ?? 1)
+  };
+}
+
+/** fetch over the local file system, for tf.io.http-style loading. */
+const fileFetch = (async (input: RequestInfo | URL) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const file = url.replace(/^file:\/\//, '');
+  if (!fs.existsSync(file)) {
+    return new Response('not found', { status: 404 });
+  }
+  return new Response(fs.readFileSync(file));
+}) as typeof fetch;
+
+async function loadModel(dir: string, tinySize?: number): Promise<SegmentationModel> {
+  const url = `file://${path.resolve(dir, 'model.json')}`;
+  if (!tinySize) {
+    return loadSegmentationModel(url, { fetchFunc: fileFetch });
+  }
+  // Same weights, smaller fixed input: rewrite the input shape and patchSize.
+  const json = JSON.parse(fs.readFileSync(path.resolve(dir, 'model.json'), 'utf8'));
+  for (const layer of json.modelTopology.config.layers) {
+    if (layer.class_name === 'InputLayer') {
+      layer.config.batch_input_shape = [null, tinySize, tinySize, 3];
+    }
+  }
+  json.userDefinedMetadata.uga.patchSize = tinySize;
+  const tinyFetch = (async (input: RequestInfo | URL) => {
+    const u = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    return u.endsWith('model.json') ? new Response(JSON.stringify(json)) : fileFetch(input);
+  }) as typeof fetch;
+  return loadSegmentationModel(url, { fetchFunc: tinyFetch });
+}
+
+function readPng(file: string): PatchPixels {
+  const png = PNG.sync.read(fs.readFileSync(file));
+  return { width: png.width, height: png.height, channels: 4, data: new Uint8Array(png.data) };
+}
+
+function crop(p: PatchPixels, size: number): PatchPixels {
+  const data = new Uint8Array(size * size * 4);
+  for (let y = 0; y < size; y++) {
+    data.set(p.data.subarray(y * p.width * 4, y * p.width * 4 + size * 4), y * size * 4);
+  }
+  return { width: size, height: size, channels: 4, data };
+}
+
+async function timeIt(fn: () => Promise<unknown>, repeats: number): Promise<number> {
+  await fn(); // warm-up: kernel compilation, allocations
+  const t0 = performance.now();
+  for (let r = 0; r < repeats; r++) {
+    await fn();
+  }
+  return (performance.now() - t0) / 1000 / repeats;
+}
+
+async function deterministicPass(model: SegmentationModel, patches: PatchPixels[]): Promise<Float32Array> {
+  const engine = new McDropout(model, { samples: 1, cachePrefix: false });
+  // samples=1 still draws one dropout mask; a true deterministic pass is predict:
+  const [h, w] = model.inputShape;
+  const { scale, mean, std } = model.metadata.normalization;
+  const x = new Float32Array(patches.length * h * w * 3);
+  patches.forEach((p, n) => {
+    for (let i = 0; i < h * w; i++) {
+      for (let c = 0; c < 3; c++) {
+        x[(n * h * w + i) * 3 + c] = (p.data[i * p.channels + c] * scale - mean[c]) / std[c];
+      }
+    }
+  });
+  engine.dispose();
+  const input = tf.tensor4d(x, [patches.length, h, w, 3]);
+  const out = model.layersModel.predict(input) as tf.Tensor;
+  const data = (await out.data()) as Float32Array;
+  input.dispose();
+  out.dispose();
+  return data;
+}
+
+interface Row {
+  backend: string;
+  size: number;
+  patches: number;
+  ours_s: number;
+  naive_s: number;
+  det_s: number;
+}
+
+async function measure(backend: BackendName, model: SegmentationModel, patches: PatchPixels[], args: Args): Promise<Row> {
+  const ours = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch });
+  const naive = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch, cachePrefix: false });
+  const before = tf.memory().numTensors;
+  const ours_s = await timeIt(() => ours.run(patches), args.repeats);
+  const naive_s = await timeIt(() => naive.run(patches), args.repeats);
+  const det_s = await timeIt(() => deterministicPass(model, patches), args.repeats);
+  if (tf.memory().numTensors !== before) {
+    throw new Error(`tensor leak on ${backend}: ${before} -> ${tf.memory().numTensors}`);
+  }
+  return { backend, size: model.inputShape[0], patches: patches.length, ours_s, naive_s, det_s };
+}
+
+function mpx(row: Row, seconds: number): number {
+  return (row.patches * row.size * row.size) / 1e6 / seconds;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.images.length === 0) {
+    throw new Error('--images PNG... required');
+  }
+  const patches = args.images.map(readPng);
+  const lines: string[] = [];
+  const log = (s: string) => {
+    lines.push(s);
+    console.log(s);
+  };
+
+  // WebGPU needs navigator.gpu before its backend is imported (lazily, by initBackend).
+  if (args.backend === 'webgpu' || args.backends.includes('webgpu')) {
+    try {
+      const { create, globals } = await import('webgpu');
+      Object.assign(globalThis, globals);
+      Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true, writable: true });
+    } catch (err) {
+      log(`webgpu package unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  // 1. Main comparison.
+  const mainBackend = await initBackend(args.backend);
+  const model = await loadModel(args.model);
+  const plan = new McDropout(model).plan;
+  log(`model ${model.metadata.name}: ${model.layersModel.countParams()} parameters, input ${model.inputShape.join('x')}, dropout layers ${model.layersModel.layers.filter(l => l.getClassName() === 'Dropout').map(l => l.name).join(',')}`);
+  log(`prefix caching: ${plan.prefix.length} layers once per patch, ${plan.suffix.length} layers per sample (${plan.suffix.map(n => n.outboundLayer.name).join(' ')})`);
+  const main = await measure(mainBackend, model, patches, args);
+  let parity = NaN;
+  if (args.torchProbs && fs.existsSync(args.torchProbs)) {
+    const ref = new Float32Array(fs.readFileSync(args.torchProbs).buffer.slice(0));
+    const ours = await deterministicPass(model, patches.slice(0, 1));
+    parity = 0;
+    for (let i = 0; i < ref.length; i++) {
+      parity = Math.max(parity, Math.abs(ref[i] - ours[i]));
+    }
+  }
+  model.dispose();
+
+  let torch: { naive_mc_s: number; deterministic_s: number; threads: number; torch: string } | null = null;
+  if (args.torchJson && fs.existsSync(args.torchJson)) {
+    torch = JSON.parse(fs.readFileSync(args.torchJson, 'utf8'));
+  }
+
+  log('');
+  log(`T=${args.samples}, ${patches.length} patches of ${main.size}x${main.size} (${(mpx(main, 1)).toFixed(3)} Mpx), backend ${mainBackend}`);
+  log('| method | seconds | Mpx/s of uncertainty map |');
+  log('| --- | ---: | ---: |');
+  log(`| tfjs ${mainBackend}, prefix caching (ours) | ${main.ours_s.toFixed(3)} | ${mpx(main, main.ours_s).toFixed(4)} |`);
+  log(`| tfjs ${mainBackend}, naive MC (T full passes) | ${main.naive_s.toFixed(3)} | ${mpx(main, main.naive_s).toFixed(4)} |`);
+  if (torch) {
+    log(`| PyTorch ${torch.torch} CPU (${torch.threads} threads), naive MC | ${torch.naive_mc_s.toFixed(3)} | ${mpx(main, torch.naive_mc_s).toFixed(4)} |`);
+  }
+  log(`| tfjs ${mainBackend}, one deterministic pass | ${main.det_s.toFixed(3)} | ${mpx(main, main.det_s).toFixed(4)} |`);
+  if (torch) {
+    log(`| PyTorch CPU, one deterministic pass | ${torch.deterministic_s.toFixed(3)} | ${mpx(main, torch.deterministic_s).toFixed(4)} |`);
+  }
+  const speedupNaive = main.naive_s / main.ours_s;
+  const speedupTorch = torch ? torch.naive_mc_s / main.ours_s : NaN;
+  const t20 = main.ours_s / main.det_s;
+  log('');
+  log(`ours vs tfjs naive MC: ${speedupNaive.toFixed(2)}x faster`);
+  log(`ours vs PyTorch naive MC: ${torch ? speedupTorch.toFixed(2) + 'x faster' : 'n/a (no torch reference)'}`);
+  log(`T=${args.samples} cost in deterministic passes: ours ${t20.toFixed(2)}, tfjs naive ${(main.naive_s / main.det_s).toFixed(2)}${torch ? `, PyTorch naive ${(torch.naive_mc_s / torch.deterministic_s).toFixed(2)}` : ''}`);
+  if (!Number.isNaN(parity)) {
+    log(`parity tfjs vs PyTorch deterministic probabilities (patch 0): max |diff| = ${parity.toExponential(2)}`);
+  }
+
+  // 2. Every backend on a tiny input.
+  const rows: Row[] = [];
+  log('');
+  log(`Backends side by side: ${args.tinyPatches} patch(es) of ${args.tinySize}x${args.tinySize}, T=${args.samples}, same weights`);
+  log('| backend | ours s | naive s | deterministic s | ours Mpx/s | naive / ours |');
+  log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  const tinyPatches = patches.slice(0, args.tinyPatches).map(p => crop(p, args.tinySize));
+  for (const b of args.backends) {
+    let name: BackendName;
+    try {
+      name = await initBackend(b);
+    } catch (err) {
+      log(`| ${b} | unavailable: ${(err as Error).message} | | | | |`);
+      continue;
+    }
+    const tiny = await loadModel(args.model, args.tinySize);
+    const row = await measure(name, tiny, tinyPatches, { ...args, repeats: 1 });
+    tiny.dispose();
+    rows.push(row);
+    log(`| ${name} | ${row.ours_s.toFixed(3)} | ${row.naive_s.toFixed(3)} | ${row.det_s.toFixed(3)} | ${mpx(row, row.ours_s).toFixed(4)} | ${(row.naive_s / row.ours_s).toFixed(2)} |`);
+  }
+
+  const kv: Record<string, string> = {
+    backend: mainBackend,
+    samples: String(args.samples),
+    patches: String(patches.length),
+    size: String(main.size),
+    ours_mpx_s: mpx(main, main.ours_s).toFixed(4),
+    tfjs_naive_mpx_s: mpx(main, main.naive_s).toFixed(4),
+    pytorch_naive_mpx_s: torch ? mpx(main, torch.naive_mc_s).toFixed(4) : 'NA',
+    speedup_vs_tfjs_naive: speedupNaive.toFixed(2),
+    speedup_vs_pytorch_naive: torch ? speedupTorch.toFixed(2) : 'NA',
+    t20_over_deterministic: t20.toFixed(2),
+    parity_max_abs_diff: Number.isNaN(parity) ? 'NA' : parity.toExponential(2)
+  };
+  for (const r of rows) {
+    kv[`${r.backend}_tiny_ours_s`] = r.ours_s.toFixed(3);
+    kv[`${r.backend}_tiny_naive_over_ours`] = (r.naive_s / r.ours_s).toFixed(2);
+  }
+  log('');
+  console.log(Object.entries(kv).map(([k, v]) => `${k}=${v}`).join(' '));
+}
+
+main().catch(err => {
+  console.error(err);
+  process.exit(1);
+});
