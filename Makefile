@@ -11,7 +11,7 @@ UGA_DATA ?= $(abspath ../shared/data)
 DEMO_DIR ?= .demo-workspace
 export UGA_DATA
 
-PY_DEPS := 'jupyterlab>=4.6,<4.7' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.9' 'hatch-nodejs-version>=0.3.2' \
+PY_DEPS := 'jupyterlab>=4.6,<4.7' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.9' 'hatch-nodejs-version>=0.3.2' editables \
 	'torch==2.13.0' numpy pillow pytest nbclient nbformat ipykernel matplotlib tifffile
 
 .PHONY: setup venv node build demo test test-js test-py test-ui chromium bench-open bench-engine bench-replicate clean
@@ -34,7 +34,7 @@ node_modules/.stamp: package.json package-lock.json
 build: venv node
 	PATH=$(abspath $(VENV))/bin:$$PATH npm run build
 	test -f $(VENV)/.develop || { PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pip install -q -e . --no-build-isolation --no-deps && \
-		PATH=$(abspath $(VENV))/bin:$$PATH $(JUPYTER) labextension develop --overwrite . && touch $(VENV)/.develop; }
+		PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter-builder develop --overwrite . && touch $(VENV)/.develop; }
 
 demo: build
 	bash scripts/make-demo-workspace.sh $(DEMO_DIR)

@@ -1,7 +1,17 @@
-// Ship the default tfjs model as static files of the labextension, so the
-// panel can fetch it without a kernel or a server extension.
+// Ship the default tfjs model (and tfjs' wasm binaries) as static files of
+// the labextension, so the panel fetches them without a kernel or a server extension.
 const fs = require('fs');
 const path = require('path');
+
+// tfjs-backend-wasm fetches its .wasm binaries at run time: serve them too.
+const wasmSrc = path.join(__dirname, '..', 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
+const wasmDest = path.join(__dirname, '..', 'jupyterlab_uga', 'labextension', 'static', 'tfjs-wasm');
+fs.mkdirSync(wasmDest, { recursive: true });
+for (const name of fs.readdirSync(wasmSrc)) {
+  if (name.endsWith('.wasm')) {
+    fs.copyFileSync(path.join(wasmSrc, name), path.join(wasmDest, name));
+  }
+}
 
 const src = path.join(__dirname, '..', 'jupyterlab_uga', 'default_model');
 const dest = path.join(__dirname, '..', 'jupyterlab_uga', 'labextension', 'static', 'default-model');

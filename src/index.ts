@@ -3,9 +3,10 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { CommandToolbarButton, ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { imageIcon } from '@jupyterlab/ui-components';
+import { uncertaintyIcon, zoomFitIcon, zoomInIcon, zoomOutIcon } from './icons';
 import {
   CommandIDs,
   DEFAULT_SETTINGS,
@@ -16,6 +17,9 @@ import {
   PLUGIN_ID
 } from './tokens';
 import { SlideDocument, SlideModelFactory, SlideWidgetFactory } from './widgets/factory';
+import type { SlidePanel } from './widgets/SlidePanel';
+import { AnalysisController } from './analysis/AnalysisController';
+import { EngineService } from './analysis/EngineService';
 
 const CATEGORY = 'Slide';
 
@@ -78,6 +82,9 @@ const slidePlugin: JupyterFrontEndPlugin<ISlideTracker> = {
     factory.widgetCreated.connect((_, widget) => {
       widget.context.pathChanged.connect(() => void tracker.save(widget));
       void tracker.add(widget);
+      for (const id of [CommandIDs.zoomOut, CommandIDs.zoomIn, CommandIDs.zoomFit, CommandIDs.analyzeView]) {
+        widget.toolbar.addItem(id, new CommandToolbarButton({ commands, id, label: '' }));
+      }
     });
     if (restorer) {
       void restorer.restore(tracker, {
@@ -134,16 +141,19 @@ const slidePlugin: JupyterFrontEndPlugin<ISlideTracker> = {
     });
     commands.addCommand(CommandIDs.zoomIn, {
       label: 'Zoom In on Slide',
+      icon: zoomInIcon,
       isEnabled: hasViewer,
       execute: () => current()?.zoomIn()
     });
     commands.addCommand(CommandIDs.zoomOut, {
       label: 'Zoom Out of Slide',
+      icon: zoomOutIcon,
       isEnabled: hasViewer,
       execute: () => current()?.zoomOut()
     });
     commands.addCommand(CommandIDs.zoomFit, {
       label: 'Fit Slide to Panel',
+      icon: zoomFitIcon,
       isEnabled: hasViewer,
       execute: () => current()?.zoomToFit()
     });
@@ -181,4 +191,58 @@ const slidePlugin: JupyterFrontEndPlugin<ISlideTracker> = {
   }
 };
 
-export default [slidePlugin];
+/**
+ * Uncertainty analysis of the slide in view: heatmap, suggested patches.
+ * tfjs and the engine load on the first run only.
+ */
+const analysisPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-uga:analysis',
+  description: 'MC-dropout uncertainty heatmaps and patch suggestions on slide panels.',
+  autoStart: true,
+  requires: [ISlideTracker],
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, tracker: ISlideTracker, palette: ICommandPalette | null) => {
+    const { commands } = app;
+    const service = new EngineService();
+    const controllers = new WeakMap<SlidePanel, AnalysisController>();
+    const controllerOf = (create: boolean): AnalysisController | null => {
+      const panel = tracker.currentWidget?.content;
+      if (!panel || panel.status !== 'ready') {
+        return null;
+      }
+      let c = controllers.get(panel) ?? null;
+      if (!c && create) {
+        c = new AnalysisController(panel, service);
+        controllers.set(panel, c);
+        c.stateChanged.connect(() => commands.notifyCommandChanged());
+        panel.disposed.connect(() => c!.dispose());
+      }
+      return c;
+    };
+    commands.addCommand(CommandIDs.analyzeView, {
+      label: 'Analyse Uncertainty in View',
+      caption: 'Run the MC-dropout model on the visible region: heatmap and patches to correct',
+      icon: uncertaintyIcon,
+      isEnabled: () => tracker.currentWidget?.content.status === 'ready' && controllerOf(false)?.state !== 'running',
+      execute: () => controllerOf(true)?.analyze()
+    });
+    commands.addCommand(CommandIDs.cancelAnalysis, {
+      label: 'Cancel Uncertainty Analysis',
+      isEnabled: () => controllerOf(false)?.state === 'running',
+      execute: () => controllerOf(false)?.cancel()
+    });
+    commands.addCommand(CommandIDs.clearAnalysis, {
+      label: 'Clear Uncertainty Heatmap',
+      isEnabled: () => !!controllerOf(false)?.summary,
+      execute: () => controllerOf(false)?.clear()
+    });
+    tracker.currentChanged.connect(() => commands.notifyCommandChanged());
+    if (palette) {
+      for (const command of [CommandIDs.analyzeView, CommandIDs.cancelAnalysis, CommandIDs.clearAnalysis]) {
+        palette.addItem({ command, category: CATEGORY });
+      }
+    }
+  }
+};
+
+export default [slidePlugin, analysisPlugin];

@@ -1,13 +1,6 @@
-"""JupyterLab server for the Galata UI tests (a temporary root, no auth, as root)."""
-import getpass
-from tempfile import mkdtemp
+"""JupyterLab server for the Galata UI tests: Galata's helper extension, a
+temporary root, no auth (never use this config in production), as root."""
+from jupyterlab.galata import configure_jupyter_server
 
-c.ServerApp.port = 8888
-c.ServerApp.port_retries = 0
-c.ServerApp.open_browser = False
-c.ServerApp.root_dir = mkdtemp(prefix="galata-test-")
-c.IdentityProvider.token = ""
-c.ServerApp.password = ""
-c.ServerApp.disable_check_xsrf = True
-c.ServerApp.allow_root = True
-c.LabApp.expose_app_in_browser = True
+configure_jupyter_server(c)  # noqa: F821
+c.ServerApp.allow_root = True  # noqa: F821

@@ -75,9 +75,9 @@ export class SlidePanel extends Widget {
     return this._settings;
   }
 
-  /** URL of the file on the server's /files/ endpoint. */
-  fileUrl(): string {
-    return URLExt.join(this._serverSettings.baseUrl, 'files', URLExt.encodeParts(this._context.path));
+  /** URL of the slide (or of another workspace path) on the server's /files/ endpoint. */
+  fileUrl(path = this._context.path): string {
+    return URLExt.join(this._serverSettings.baseUrl, 'files', URLExt.encodeParts(path));
   }
 
   /** fetch that authenticates the way ServerConnection does (token, XSRF, cookies). */
@@ -130,12 +130,14 @@ export class SlidePanel extends Widget {
       showScaleBar: this._settings.showScaleBar
     });
     this._viewer.statusChanged.connect(this._onViewerStatus, this);
+    let firstTileError: unknown = null;
     this._viewer.tileFailed.connect((_, err) => {
+      firstTileError = firstTileError ?? err;
       // A file that changed or vanished while open cannot be shown any more.
       if (err.kind === 'changed' || err.kind === 'not-found' || err.kind === 'unauthorized') {
         this._fail(err);
       } else {
-        this._showMessage(`Some tiles could not be read: ${err.message}`, 'warning');
+        this.showMessage(`Some tiles could not be read: ${err.message}`, 'warning');
       }
     });
     const settled = new Promise<void>(resolve => {
@@ -147,6 +149,11 @@ export class SlidePanel extends Widget {
     });
     this._viewer.resize();
     await settled;
+    if (this._viewer.loadedCount === 0 && firstTileError) {
+      // Nothing at all could be drawn (e.g. a truncated file): that is an error, not a view.
+      this._fail(firstTileError);
+      return;
+    }
     if (this._status !== 'error') {
       this._setStatus('ready');
       this._ready.resolve();
@@ -181,12 +188,13 @@ export class SlidePanel extends Widget {
       return;
     }
     console.warn(`Slide ${this._context.path}:`, err);
-    this._showMessage(`Cannot show ${PathExt.basename(this._context.path)}: ${err.message}`, 'error');
+    this.showMessage(`Cannot show ${PathExt.basename(this._context.path)}: ${err.message}`, 'error');
     this._setStatus('error');
     this._ready.reject(err);
   }
 
-  private _showMessage(text: string, kind: 'error' | 'warning' | 'info'): void {
+  /** Show a message over the view (empty text hides it); errors and warnings are alerts. */
+  showMessage(text: string, kind: 'error' | 'warning' | 'info'): void {
     this._message.textContent = text;
     this._message.dataset.kind = kind;
     this._message.setAttribute('role', kind === 'info' ? 'status' : 'alert');
@@ -197,9 +205,9 @@ export class SlidePanel extends Widget {
     this._status = status;
     this.node.dataset.ugaStatus = status;
     if (status === 'loading') {
-      this._showMessage(message ?? '', 'info');
+      this.showMessage(message ?? '', 'info');
     } else if (status === 'ready') {
-      this._showMessage('', 'info');
+      this.showMessage('', 'info');
     }
     this._statusChangedSignal.emit(status);
   }

@@ -99,6 +99,13 @@ export class SlideViewer {
   get status(): ViewerStatus {
     return this._status;
   }
+  /** Tiles decoded / failed since the viewer opened. */
+  get loadedCount(): number {
+    return this._loadedCount;
+  }
+  get failedCount(): number {
+    return this._failed.size;
+  }
 
   /**
    * A new Konva layer that follows the view transform, above the tiles.
@@ -342,6 +349,7 @@ export class SlideViewer {
       }
       const image = await toImage(pixels);
       this._cache.set(key, image, pixels.width * pixels.height * 4);
+      this._loadedCount++;
     } catch (e) {
       if (this._disposed) {
         return;
@@ -492,6 +500,7 @@ export class SlideViewer {
   private _sized = false;
   private _disposed = false;
   private _panLocked = false;
+  private _loadedCount = 0;
   private _scaleBar: HTMLDivElement;
   private _overview: HTMLCanvasElement;
   private _notice: HTMLDivElement;
