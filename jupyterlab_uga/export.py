@@ -31,6 +31,11 @@ import numpy as np
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "group1-shard1of1.bin"
 TFJS_LAYERS_VERSION = "4.22.0"
+# EBHI-Seg does not state its pixel size. Estimated from anatomy in the tiles:
+# normal colonic crypt cross-sections have a median equivalent diameter of
+# ~63 px (222 crypts) against ~60-75 um in tissue -> ~1.0-1.2 um/px. See
+# docs/model-card.md.
+EBHI_MPP_ESTIMATE = 1.1
 DEFAULT_CLASSES = [
     {"name": "Background", "color": [0, 0, 0]},
     {"name": "Gland", "color": [220, 40, 40]},
@@ -49,7 +54,7 @@ def make_metadata(
     version: str = "1",
     classes: Optional[List[Dict[str, Any]]] = None,
     foreground_class: int = 1,
-    mpp: float = 0.5,
+    mpp: float = EBHI_MPP_ESTIMATE,
     patch_size: int = 224,
     **extra: Any,
 ) -> Dict[str, Any]:
@@ -443,6 +448,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--version", default="1")
+    p.add_argument("--mpp", type=float, default=EBHI_MPP_ESTIMATE, help="micrometres per pixel of the training tiles")
     p.add_argument("--copy-checkpoint", action="store_true", help="also copy the state dict as <out>/model.pt")
     args = p.parse_args(argv)
     import torch
@@ -452,7 +458,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     model, norm, ckpt = load_checkpoint(args.checkpoint)
     extra = {"training": {"data": "EBHI-Seg source-train (CC BY 4.0, Shi et al. 2023)", "epoch": ckpt.get("epoch"),
                           "val": {k: v for k, v in (ckpt.get("metrics") or {}).items() if k.startswith("val_")}}}
-    export_tfjs(model, args.out, make_metadata(norm.to_dict(), version=args.version, **extra))
+    export_tfjs(model, args.out, make_metadata(norm.to_dict(), version=args.version, mpp=args.mpp, **extra))
     if args.copy_checkpoint:
         torch.save({k: ckpt[k] for k in ("config", "state_dict", "normalization", "epoch", "metrics") if k in ckpt},
                    Path(args.out) / "model.pt")
