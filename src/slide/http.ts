@@ -60,6 +60,30 @@ function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefine
   return controller.signal;
 }
 
+/** `p`, or an 'aborted' rejection as soon as `signal` fires. */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) {
+    return p;
+  }
+  if (signal.aborted) {
+    return Promise.reject(abortedError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      v => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      e => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      }
+    );
+  });
+}
+
 function abortedError(): SlideError {
   return slideError('aborted', 'Reading the slide was cancelled.');
 }
@@ -179,12 +203,14 @@ export class HttpRangeReader {
     let p = this.blocks.get(index);
     if (!p) {
       const start = index * this.blockSize;
-      p = this.read(start, this.blockSize, signal, true);
+      // Blocks are shared by all callers: fetched under the reader's signal only,
+      // each caller stops waiting on its own signal.
+      p = this.read(start, this.blockSize, undefined, true);
       this.blocks.set(index, p);
       // A failed (e.g. aborted) block must be retried next time, not cached.
       p.catch(() => this.blocks.delete(index));
     }
-    return p;
+    return raceAbort(p, signal);
   }
 
   /** Forget cached header blocks. */

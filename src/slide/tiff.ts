@@ -464,9 +464,61 @@ async function levelDecoder(gt: typeof GeoTiffNs, lv: LevelImpl, pool: GeoTiffNs
   };
 }
 
+interface TileJob {
+  promise: Promise<RegionPixels>;
+  waiters: number;
+  cancel: () => void;
+}
+
+/** Await a shared tile job under the caller's own signal. */
+function waitFor(job: TileJob, signal: AbortSignal | undefined): Promise<RegionPixels> {
+  if (signal?.aborted) {
+    if (job.waiters === 0) {
+      job.cancel();
+    }
+    return Promise.reject(slideError('aborted', 'Reading the slide was cancelled.'));
+  }
+  job.waiters++;
+  if (!signal) {
+    return job.promise.finally(() => job.waiters--);
+  }
+  return new Promise<RegionPixels>((resolve, reject) => {
+    let settled = false;
+    const onAbort = (): void => {
+      if (settled) {
+        return;
+      }
+      settled = true;
+      if (--job.waiters === 0) {
+        job.cancel();
+      }
+      reject(slideError('aborted', 'Reading the slide was cancelled.'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    job.promise.then(
+      tile => {
+        if (!settled) {
+          settled = true;
+          job.waiters--;
+          signal.removeEventListener('abort', onAbort);
+          resolve(tile);
+        }
+      },
+      e => {
+        if (!settled) {
+          settled = true;
+          job.waiters--;
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        }
+      }
+    );
+  });
+}
+
 class TiffSlideSource implements SlideSource {
   private readonly cache: LruCache<RegionPixels>;
-  private readonly inflight = new Map<string, Promise<RegionPixels>>();
+  private readonly inflight = new Map<string, TileJob>();
   private disposed = false;
 
   constructor(
@@ -503,20 +555,42 @@ class TiffSlideSource implements SlideSource {
     if (cached) {
       return cached;
     }
-    let pending = this.inflight.get(key);
-    if (!pending) {
-      pending = this.decodeTile(lv, col, row, options?.signal).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
+    let job = this.inflight.get(key);
+    if (!job) {
+      // One download+decode per tile, shared by every caller; it is aborted
+      // only when all its callers have given up.
+      const controller = new AbortController();
+      const forget = (): void => {
+        if (this.inflight.get(key) === created) {
+          this.inflight.delete(key);
+        }
+      };
+      const created: TileJob = {
+        promise: Promise.resolve() as never,
+        waiters: 0,
+        cancel: () => {
+          forget(); // a later caller starts afresh instead of joining a cancelled job
+          controller.abort();
+        }
+      };
+      created.promise = this.decodeTile(lv, col, row, controller.signal).then(
+        tile => {
+          forget();
+          if (!this.disposed) {
+            this.cache.set(key, tile, tile.data.byteLength);
+          }
+          return tile;
+        },
+        e => {
+          forget();
+          throw toSlideError(e);
+        }
+      );
+      created.promise.catch(() => undefined);
+      this.inflight.set(key, created);
+      job = created;
     }
-    try {
-      const tile = await pending;
-      if (!this.disposed) {
-        this.cache.set(key, tile, tile.data.byteLength);
-      }
-      return tile;
-    } catch (e) {
-      throw toSlideError(e);
-    }
+    return waitFor(job, options?.signal);
   }
 
   readRegion(rect: LevelRect, options?: ReadOptions): Promise<RegionPixels> {

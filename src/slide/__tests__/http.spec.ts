@@ -162,6 +162,27 @@ describe('request coalescing', () => {
     expect(Array.from(await kept)).toEqual(Array.from(BIG.slice(100, 200)));
   });
 
+  it('shares one tile read between callers; one caller aborting does not fail the others', async () => {
+    const r = responder(BIG);
+    const slide = await openSlide('http://x/files/a.tif', { fetch: memoryFetch(r) });
+    const before = r.ranges.length;
+    const c = new AbortController();
+    const leaving = slide.readTile(0, 5, 5, { signal: c.signal });
+    const staying = slide.readTile(0, 5, 5);
+    c.abort();
+    expect(await kindOf(leaving)).toBe('aborted');
+    const tile = await staying;
+    expect(Array.from(tile.data.slice(0, 4))).toEqual([80, 80, 200, 255]);
+    const tileRequests = r.ranges.length - before;
+    // when every caller gives up the read is dropped, and a later read starts afresh
+    const c2 = new AbortController();
+    const gone = slide.readTile(0, 6, 6, { signal: c2.signal });
+    c2.abort();
+    expect(await kindOf(gone)).toBe('aborted');
+    expect(r.ranges.length - before).toBe(tileRequests);
+    expect(Array.from((await slide.readTile(0, 6, 6)).data.slice(0, 4))).toEqual([96, 96, 200, 255]);
+  });
+
   it('sends one request per read when coalescing is off', async () => {
     const r = responder(BIG);
     const reader = new HttpRangeReader('http://x/a', { fetch: memoryFetch(r), coalesce: false });
