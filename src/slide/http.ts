@@ -2,6 +2,7 @@
  * Byte-range reading over HTTP (the Jupyter server's /files/ endpoint) with
  * exact byte accounting, change detection and error mapping to SlideError.
  */
+import { LruCache } from './cache';
 import { slideError } from './errors';
 import { SlideError } from './types';
 
@@ -12,6 +13,8 @@ export interface RangeReaderOptions {
   signal?: AbortSignal;
   /** Block size of the small-read cache used for headers and offset arrays. */
   blockSize?: number;
+  /** Byte cap of that block cache (default 16 MiB). */
+  blockCacheBytes?: number;
   /** Largest file accepted when a server ignores Range and sends it all (bytes). */
   maxWholeFileBytes?: number;
   /**
@@ -42,6 +45,7 @@ interface FileVersion {
 
 const DEFAULT_BLOCK_SIZE = 16 * 1024;
 const DEFAULT_MAX_WHOLE_FILE = 64 * 1024 * 1024;
+const DEFAULT_BLOCK_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** Run `fn` with a signal that fires when any of `signals` fires. */
 function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
@@ -108,7 +112,8 @@ export class HttpRangeReader {
   requests = 0;
   private version: FileVersion | undefined;
   private whole: Uint8Array | undefined;
-  private readonly blocks = new Map<number, Promise<Uint8Array>>();
+  /** Small-read blocks (headers, offset tables, tiny tiles), bounded: a long session touches many. */
+  private readonly blocks: LruCache<Promise<Uint8Array>>;
   private readonly blockSize: number;
   private readonly fetchFn: typeof fetch;
   private pending: PendingRead[] = [];
@@ -119,6 +124,7 @@ export class HttpRangeReader {
     private readonly options: RangeReaderOptions = {}
   ) {
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    this.blocks = new LruCache<Promise<Uint8Array>>(options.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES);
     const f = options.fetch ?? globalThis.fetch;
     if (!f) {
       throw slideError('network', 'No fetch implementation is available to read the slide.');
@@ -200,15 +206,21 @@ export class HttpRangeReader {
   }
 
   private block(index: number, signal?: AbortSignal): Promise<Uint8Array> {
-    let p = this.blocks.get(index);
+    const key = String(index);
+    let p = this.blocks.get(key);
     if (!p) {
       const start = index * this.blockSize;
       // Blocks are shared by all callers: fetched under the reader's signal only,
       // each caller stops waiting on its own signal.
       p = this.read(start, this.blockSize, undefined, true);
-      this.blocks.set(index, p);
+      this.blocks.set(key, p, this.blockSize);
       // A failed (e.g. aborted) block must be retried next time, not cached.
-      p.catch(() => this.blocks.delete(index));
+      const mine = p;
+      p.catch(() => {
+        if (this.blocks.get(key) === mine) {
+          this.blocks.delete(key);
+        }
+      });
     }
     return raceAbort(p, signal);
   }

@@ -131,6 +131,18 @@ describe('over HTTP', () => {
     const tail = await reader.readCached(BIG.length - 5, 100);
     expect(tail.length).toBe(5);
   });
+
+  it('keeps the small-read block cache under its byte cap', async () => {
+    const r = responder(BIG);
+    const reader = new HttpRangeReader('http://x/a', { fetch: memoryFetch(r), blockSize: 1024, blockCacheBytes: 2048 });
+    await reader.readCached(0, 10);
+    await reader.readCached(1024, 10);
+    await reader.readCached(2048, 10); // evicts block 0
+    await reader.readCached(1030, 10); // block 1 still cached
+    expect(r.ranges.length).toBe(3);
+    await reader.readCached(5, 10); // block 0 again
+    expect(r.ranges.length).toBe(4);
+  });
 });
 
 describe('request coalescing', () => {
