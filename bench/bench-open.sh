@@ -3,6 +3,7 @@
 # server's /files/ endpoint (HTTP Range), against reading the whole file. See docs/benchmarks.md.
 # Env: UGA_DATA (default ../shared/data), BENCH_OPEN_GB (default 2.5), BENCH_TMP (default system temp).
 set -euo pipefail
+# Needs .venv with tifffile + imagecodecs + Pillow (make_big_tiff.py) and jupyter_server.
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DATA=${UGA_DATA:-$ROOT/../shared/data}

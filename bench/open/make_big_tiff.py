@@ -4,6 +4,7 @@ The tiles are cut from the shared CMU-1-Small-Region.svs (real H&E), JPEG-encode
 once with Pillow, and written as pre-encoded tiles (no per-tile encoding), so a
 2.5 GB file takes about as long as the disk takes to write it.
 
+Needs tifffile, imagecodecs (tifffile looks up its JPEG codec even for pre-encoded tiles), Pillow.
 Usage: python make_big_tiff.py OUT.tif [TARGET_GB=2.5] [DATA_DIR=../shared/data]
 Prints: path width height levels bytes seconds
 """
