@@ -165,6 +165,50 @@ async function describePage(ifd: ImageFileDirectory, fromSubIfd: boolean): Promi
   };
 }
 
+/** More tiles or strips than this in one level is a corrupt or hostile header. */
+export const MAX_BLOCKS_PER_LEVEL = 4 * 1024 * 1024;
+const MAX_IFD_ENTRIES = 4096;
+
+/**
+ * Look at an IFD's raw entries before geotiff parses it: geotiff allocates
+ * the offset/byte-count arrays at their declared length up front, so a
+ * corrupt count would ask for gigabytes.
+ */
+async function precheckIfd(
+  reader: HttpRangeReader,
+  offset: number,
+  littleEndian: boolean,
+  bigTiff: boolean,
+  signal?: AbortSignal
+): Promise<void> {
+  const countSize = bigTiff ? 8 : 2;
+  const entrySize = bigTiff ? 20 : 12;
+  const head = await reader.readCached(offset, countSize, signal);
+  if (head.length < countSize) {
+    throw slideError('truncated', `The file is truncated: its directory at byte ${offset} lies past the end.`);
+  }
+  const hv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const entries = bigTiff ? Number(hv.getBigUint64(0, littleEndian)) : hv.getUint16(0, littleEndian);
+  if (entries === 0 || entries > MAX_IFD_ENTRIES) {
+    throw slideError('truncated', `The TIFF directory at byte ${offset} declares ${entries} entries: the file is corrupt.`);
+  }
+  const body = await reader.readCached(offset + countSize, entries * entrySize, signal);
+  if (body.length < entries * entrySize) {
+    throw slideError('truncated', `The file is truncated inside its TIFF directory at byte ${offset}.`);
+  }
+  const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  for (let i = 0; i < entries; i++) {
+    const at = i * entrySize;
+    const tag = dv.getUint16(at, littleEndian);
+    if (tag === 273 || tag === 279 || tag === 324 || tag === 325) {
+      const count = bigTiff ? Number(dv.getBigUint64(at + 4, littleEndian)) : dv.getUint32(at + 4, littleEndian);
+      if (count > MAX_BLOCKS_PER_LEVEL) {
+        throw slideError('invalid-size', `A level of the slide declares ${count} tiles or strips, far more than any slide has: the file is corrupt.`);
+      }
+    }
+  }
+}
+
 function checkSize(width: number, height: number, what: string): void {
   if (!(width > 0) || !(height > 0)) {
     throw slideError('invalid-size', `The ${what} declares an empty size (${width} x ${height} pixels).`);
@@ -197,8 +241,11 @@ export async function openTiffSlide(
 
   // Walk the IFD chain (bounded) and the SubIFDs of the first page.
   const pages: Page[] = [];
+  let ifdOffset = Number(tiff.firstIFDOffset);
   for (let i = 0; i < MAX_PAGES; i++) {
+    await precheckIfd(reader, ifdOffset, tiff.littleEndian, tiff.bigTiff, options.signal);
     const ifd = await tiff.requestIFD(i);
+    ifdOffset = Number(ifd.nextIFDByteOffset);
     pages.push(await describePage(ifd, false));
     if (!ifd.nextIFDByteOffset) {
       break;
@@ -213,6 +260,7 @@ export async function openTiffSlide(
       Number
     );
     for (const off of offsets.slice(0, MAX_PAGES)) {
+      await precheckIfd(reader, off, tiff.littleEndian, tiff.bigTiff, options.signal);
       subPages.push(await describePage(await tiff.parser.parseFileDirectoryAt(off), true));
     }
   }

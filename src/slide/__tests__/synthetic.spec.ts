@@ -130,6 +130,21 @@ describe('bad input gives a SlideError of the right kind', () => {
     ['a 0-pixel image', () => buildTiff([tiled(16, 16, { declaredWidth: 0 })]), 'a.tif', 'invalid-size', /empty size/],
     ['an absurdly large image', () => buildTiff([tiled(16, 16, { declaredWidth: 4_000_000_000, declaredHeight: 3_000_000 })]), 'a.tif', 'invalid-size', /implausible/],
     ['fewer tiles than the size needs', () => buildTiff([tiled(16, 16, { declaredWidth: 1600, declaredHeight: 1600 })]), 'a.tif', 'truncated', /lists 1 tiles where its size needs 10000/],
+    ['a tile table declaring 100 million entries', () => {
+      const b = buildTiff([tiled(16, 16)]);
+      const dv = new DataView(b.buffer);
+      const ifd = dv.getUint32(4, true);
+      for (let i = 0; i < dv.getUint16(ifd, true); i++) {
+        if (dv.getUint16(ifd + 2 + i * 12, true) === 324) dv.setUint32(ifd + 2 + i * 12 + 4, 100_000_000, true);
+      }
+      return b;
+    }, 'a.tif', 'invalid-size', /100000000 tiles/],
+    ['a directory declaring 60000 entries', () => {
+      const b = buildTiff([tiled(16, 16)]);
+      const dv = new DataView(b.buffer);
+      dv.setUint16(dv.getUint32(4, true), 60000, true);
+      return b;
+    }, 'a.tif', 'truncated', /60000 entries/],
     ['Leica JPEG 2000', () => buildTiff([tiled(16, 16, { compression: 34712 })]), 'a.tif', 'unsupported-compression', /34712 \(JPEG 2000 \(Leica\)\)/],
     ['an unknown compression', () => buildTiff([tiled(16, 16, { compression: 60000 })]), 'a.tif', 'unsupported-compression', /60000/],
     ['CMYK', () => buildTiff([tiled(16, 16, { samples: 4, photometric: 5 })]), 'a.tif', 'unsupported-format', /photometric 5/],
