@@ -1,0 +1,171 @@
+/**
+ * The engine side of the replication benchmark (bench/replicate/replicate.py
+ * runs it): MC-dropout uncertainty over every pool tile with the project's
+ * tfjs engine (wasm backend), then the ranked patches to correct per
+ * strategy, through the same functions the JupyterLab UI uses (McDropout,
+ * rankPatches).
+ *
+ *   npx tsx bench/replicate/rank_pool.ts --config job.json --out ranking.json
+ *
+ * job.json: {
+ *   "model": "<tfjs model folder>",
+ *   "images": ["<pool tile PNG>", ...],
+ *   "samples": 20, "mcSeed": 0,
+ *   "patchSize": 224, "stride": 112,        // candidate patches inside a tile (map pixels)
+ *   "strategies": ["entropy", "mutual_information", "uga_score", "random"],
+ *   "randomSeeds": [0, 1, 2, 3, 4],          // 'random' gets one ranking per seed
+ *   "count": 20,                             // patches kept per ranking
+ *   "topFraction": 0.1,                      // uga_score's q
+ *   "backend": "wasm"
+ * }
+ *
+ * ranking.json: { "rankings": { "<strategy>": [ {patch...} ] | { "<seed>": [...] } },
+ *                 "tiles": [{ image, meanEntropy, meanMutualInformation }], "seconds": ... }
+ * Each patch: { tile (index into images), image, x, y, width, height, score, rank,
+ * meanEntropy, meanMutualInformation, foregroundFraction }.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import { BackendName, initBackend } from '../../src/engine/backends';
+import { McDropout, PatchPixels } from '../../src/engine/mcdropout';
+import { loadSegmentationModel } from '../../src/engine/model';
+import { PatchSuggestion, ScoreStrategy, rankPatches, scorePatch } from '../../src/uncertainty/scoring';
+
+interface Job {
+  model: string;
+  images: string[];
+  samples: number;
+  mcSeed: number;
+  patchSize: number;
+  stride?: number;
+  strategies: ScoreStrategy[];
+  randomSeeds: number[];
+  count: number;
+  topFraction?: number;
+  backend?: BackendName;
+  /** Tiles per engine call. */
+  chunk?: number;
+}
+
+interface Candidate extends PatchSuggestion {
+  tile: number;
+  image: string;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** fetch over the local file system for tf.io.http. */
+const fileFetch = (async (input: RequestInfo | URL) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const file = decodeURIComponent(url.replace(/^file:\/\//, ''));
+  if (!fs.existsSync(file)) {
+    return new Response('not found', { status: 404 });
+  }
+  return new Response(fs.readFileSync(file));
+}) as typeof fetch;
+
+function readPng(file: string): PatchPixels {
+  const png = PNG.sync.read(fs.readFileSync(file));
+  return { width: png.width, height: png.height, channels: 4, data: new Uint8Array(png.data) };
+}
+
+/** Best first; ties by tile then position so rankings are reproducible. */
+function byScore(a: Candidate, b: Candidate): number {
+  return b.score - a.score || a.tile - b.tile || a.y - b.y || a.x - b.x;
+}
+
+function topK(candidates: Candidate[], count: number): Candidate[] {
+  return [...candidates].sort(byScore).slice(0, count).map((c, i) => ({ ...c, rank: i + 1 }));
+}
+
+async function main(): Promise<void> {
+  const configPath = arg('config');
+  const outPath = arg('out');
+  if (!configPath || !outPath) {
+    throw new Error('usage: rank_pool.ts --config job.json --out ranking.json');
+  }
+  const job = JSON.parse(fs.readFileSync(configPath, 'utf8')) as Job;
+  const t0 = performance.now();
+  const backend = await initBackend(job.backend ?? 'wasm');
+  const model = await loadSegmentationModel(`file://${path.resolve(job.model, 'model.json')}`, { fetchFunc: fileFetch });
+  const mc = new McDropout(model, { samples: job.samples, seed: job.mcSeed });
+  const guided = job.strategies.filter(s => s !== 'random');
+  const wantRandom = job.strategies.includes('random');
+  const size = job.patchSize;
+  const stride = job.stride ?? size / 2;
+  const [tileH, tileW] = model.inputShape;
+  // Disjoint candidates per tile: a whole tile gives 1, 112 px in 224 px gives 4.
+  const perTile = Math.floor(tileH / size) * Math.floor(tileW / size);
+  const pooled = new Map<string, Candidate[]>();
+  const tiles: { image: string; meanEntropy: number; meanMutualInformation: number }[] = [];
+  const chunk = job.chunk ?? 8;
+  let lastLog = 0;
+  for (let start = 0; start < job.images.length; start += chunk) {
+    const names = job.images.slice(start, start + chunk);
+    const maps = await mc.run(names.map(readPng));
+    maps.forEach((m, j) => {
+      const tile = start + j;
+      const image = names[j];
+      tiles.push({ image, meanEntropy: scorePatch(m, 'entropy'), meanMutualInformation: scorePatch(m, 'mutual_information') });
+      const add = (key: string, list: PatchSuggestion[]) => {
+        const all = pooled.get(key) ?? [];
+        for (const s of list) {
+          all.push({ ...s, tile, image });
+        }
+        pooled.set(key, all);
+      };
+      const common = { patchSize: size, stride, count: perTile, foregroundClass: model.metadata.foregroundClass, topFraction: job.topFraction };
+      for (const strategy of guided) {
+        add(strategy, rankPatches(m, { ...common, strategy }));
+      }
+      if (wantRandom) {
+        for (const seed of job.randomSeeds) {
+          // One stream per (seed, tile): the draw does not depend on chunking.
+          add(`random/${seed}`, rankPatches(m, { ...common, strategy: 'random', seed: seed * 1000003 + tile * 7919 + 17 }));
+        }
+      }
+    });
+    const now = performance.now();
+    if (now - lastLog > 10000 || start + chunk >= job.images.length) {
+      lastLog = now;
+      const done = Math.min(start + chunk, job.images.length);
+      console.log(`engine: ${done}/${job.images.length} pool tiles, ${((now - t0) / 1000).toFixed(1)} s`);
+    }
+  }
+  const rankings: Record<string, Candidate[] | Record<string, Candidate[]>> = {};
+  for (const strategy of guided) {
+    rankings[strategy] = topK(pooled.get(strategy) ?? [], job.count);
+  }
+  if (wantRandom) {
+    const bySeed: Record<string, Candidate[]> = {};
+    for (const seed of job.randomSeeds) {
+      bySeed[String(seed)] = topK(pooled.get(`random/${seed}`) ?? [], job.count);
+    }
+    rankings.random = bySeed;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const out = {
+    backend,
+    samples: mc.samples,
+    cachesPrefix: mc.cachesPrefix,
+    patchSize: size,
+    stride,
+    perTile,
+    seconds,
+    rankings,
+    tiles
+  };
+  fs.writeFileSync(outPath, JSON.stringify(out));
+  console.log(`engine: done in ${seconds.toFixed(1)} s (${backend}, T=${mc.samples}, prefix cached: ${mc.cachesPrefix})`);
+  mc.dispose();
+  model.dispose();
+}
+
+main().catch(err => {
+  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  process.exit(1);
+});
