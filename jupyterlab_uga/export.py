@@ -257,9 +257,10 @@ def _write_atomic_dir(out_dir: Path, files: Dict[str, bytes]) -> None:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a model folder is shared data
     try:
         for name, data in files.items():
-            with open(tmp / name, "wb") as f:
+            with open(tmp / name, "wb") as f:  # plain open: default permissions
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -274,6 +275,12 @@ def _write_atomic_dir(out_dir: Path, files: Dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def export_tfjs(model, out_dir: os.PathLike, metadata: Dict[str, Any], model_name: str = "uga_unet") -> Dict[str, Any]:

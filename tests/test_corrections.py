@@ -272,3 +272,13 @@ def test_random_masks_area_is_preserved():
             for poly in polys:
                 total += _polygon_area(poly[0]) - sum(_polygon_area(h) for h in poly[1:])
         assert total == mask.sum()
+
+
+def test_written_files_use_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_corrections(tmp_path / "P.svs", SLIDE, [_patch(0)], model=MODEL, analysis=ANALYSIS)
+    finally:
+        os.umask(old)
+    for name in ("manifest.json", "patches/p000.png", "masks/p000.png", "annotations.geojson"):
+        assert (tmp_path / "P.svs.uga" / name).stat().st_mode & 0o777 == 0o644, name

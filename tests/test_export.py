@@ -140,3 +140,15 @@ def test_parity_with_tfjs_in_node(random_model, metadata, tmp_path, node_tfjs, r
     got = np.fromfile(tmp_path / "out.bin", dtype="<f4").reshape(expected.shape)
     assert np.abs(got - expected).max() < 1e-4
     assert np.allclose(got.sum(-1), 1, atol=1e-5)
+
+
+def test_export_uses_normal_permissions(random_model, metadata, tmp_path):
+    from jupyterlab_uga.export import export_tfjs
+
+    old = os.umask(0o022)
+    try:
+        export_tfjs(random_model, tmp_path / "m", metadata)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "m" / "model.json").stat().st_mode & 0o777 == 0o644
