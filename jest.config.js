@@ -7,6 +7,8 @@ module.exports = {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }]
   },
   moduleNameMapper: {
+    // geotiff's CommonJS build requires the ESM-only quick-lru.
+    '^quick-lru$': '<rootDir>/src/slide/__tests__/quickLruShim.ts',
     '\\.(css)$': '<rootDir>/src/__tests__/styleMock.js'
   },
   testTimeout: 120000

@@ -13,6 +13,14 @@ for (const name of fs.readdirSync(wasmSrc)) {
   }
 }
 
+// OpenJPEG's wasm build decodes Aperio JPEG 2000 tiles ~6x faster than its JS build.
+const ojDest = path.join(__dirname, '..', 'jupyterlab_uga', 'labextension', 'static', 'openjpeg');
+fs.mkdirSync(ojDest, { recursive: true });
+fs.copyFileSync(
+  path.join(__dirname, '..', 'node_modules', '@cornerstonejs', 'codec-openjpeg', 'dist', 'openjpegwasm_decode.wasm'),
+  path.join(ojDest, 'openjpegwasm_decode.wasm')
+);
+
 const src = path.join(__dirname, '..', 'jupyterlab_uga', 'default_model');
 const dest = path.join(__dirname, '..', 'jupyterlab_uga', 'labextension', 'static', 'default-model');
 if (!fs.existsSync(path.join(src, 'model.json'))) {

@@ -20,6 +20,8 @@ import { SlideDocument, SlideModelFactory, SlideWidgetFactory } from './widgets/
 import type { SlidePanel } from './widgets/SlidePanel';
 import { AnalysisController } from './analysis/AnalysisController';
 import { EngineService } from './analysis/EngineService';
+import { configureJpeg2000 } from './slide/jpeg2000';
+import { extensionStaticUrl } from './staticUrl';
 
 const CATEGORY = 'Slide';
 
@@ -44,6 +46,8 @@ const slidePlugin: JupyterFrontEndPlugin<ISlideTracker> = {
     settingRegistry: ISettingRegistry | null
   ): ISlideTracker => {
     const { commands, docRegistry, serviceManager } = app;
+    // Aperio JPEG 2000 tiles: OpenJPEG's wasm build, served with the extension.
+    configureJpeg2000({ wasmUrl: extensionStaticUrl('openjpeg', 'openjpegwasm_decode.wasm') });
 
     docRegistry.addFileType({
       name: 'uga-svs',
@@ -224,7 +228,20 @@ const analysisPlugin: JupyterFrontEndPlugin<void> = {
       caption: 'Run the MC-dropout model on the visible region: heatmap and patches to correct',
       icon: uncertaintyIcon,
       isEnabled: () => tracker.currentWidget?.content.status === 'ready' && controllerOf(false)?.state !== 'running',
-      execute: () => controllerOf(true)?.analyze()
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            backend: { type: 'string', enum: ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] },
+            samples: { type: 'integer', minimum: 1 }
+          }
+        }
+      },
+      execute: args =>
+        controllerOf(true)?.analyze(undefined, {
+          backend: args.backend as ISlideSettings['backend'] | undefined,
+          mcSamples: args.samples as number | undefined
+        })
     });
     commands.addCommand(CommandIDs.cancelAnalysis, {
       label: 'Cancel Uncertainty Analysis',

@@ -4,6 +4,7 @@ import { PathExt } from '@jupyterlab/coreutils';
 import type { RegionResult, RegionTileResult } from '../engine';
 import type { PatchSuggestion, ScoreStrategy, UncertaintyMaps } from '../uncertainty';
 import type { SlidePanel } from '../widgets/SlidePanel';
+import type { ISlideSettings } from '../tokens';
 import { EngineService } from './EngineService';
 import { heatmapRGBA } from './heatmap';
 
@@ -70,14 +71,22 @@ export class AnalysisController {
   }
 
   /** Analyse the level-0 rectangle on screen (default) or a given one. */
-  async analyze(rect?: { x: number; y: number; width: number; height: number }): Promise<void> {
+  async analyze(
+    rect?: { x: number; y: number; width: number; height: number },
+    overrides: Partial<ISlideSettings> = {}
+  ): Promise<void> {
     const panel = this._panel;
     const viewer = panel.viewer;
     const source = panel.source;
     if (!viewer || !source || this._state === 'running') {
       return;
     }
-    const settings = panel.settings;
+    const settings = { ...panel.settings };
+    for (const [key, value] of Object.entries(overrides)) {
+      if (value !== undefined) {
+        (settings as Record<string, unknown>)[key] = value;
+      }
+    }
     const region = rect ?? viewer.visibleRect();
     if (region.width < 1 || region.height < 1) {
       this._setMessage('Nothing of the slide is in view.', 'warning');
@@ -92,7 +101,13 @@ export class AnalysisController {
     try {
       const modelUrl = settings.modelPath ? panel.fileUrl(settings.modelPath) : '';
       const handle = await this._service.acquire(
-        { backend: settings.backend, modelUrl, fetchFunc: panel.serverFetch, samples: settings.mcSamples },
+        {
+          backend: settings.backend,
+          modelUrl,
+          // Workspace models come through the authenticated server; the default one is a static file.
+          fetchFunc: modelUrl ? panel.serverFetch : undefined,
+          samples: settings.mcSamples
+        },
         text => this._showProgress(0, text)
       );
       signal.throwIfAborted();

@@ -1,11 +1,5 @@
-import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import type { BackendName, McDropout, SegmentationModel } from '../engine';
-
-/** Where the prebuilt extension serves its static files (default model, tfjs wasm). */
-export function extensionStaticUrl(...parts: string[]): string {
-  const base = PageConfig.getOption('fullLabextensionsUrl') || URLExt.join(PageConfig.getBaseUrl(), 'lab/extensions');
-  return URLExt.join(base, 'jupyterlab-uga', 'static', ...parts);
-}
+import { extensionStaticUrl } from '../staticUrl';
 
 export interface EngineRequest {
   backend: BackendName | 'auto';
