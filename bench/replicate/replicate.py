@@ -254,10 +254,37 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     tile_h, tile_w = pool_x.shape[1:3]
     rows: List[Dict[str, Any]] = []
     selections: Dict[str, Any] = {}
-    runs = [(s, seed) for s in strategies for seed in seeds]
+    # Seed-major: an interrupted run still has every strategy for its finished seeds.
+    runs = [(s, seed) for seed in seeds for s in strategies]
     n_ft = len(runs) * len([k for k in ks if k > 0])
     done = 0
     ft_seconds: List[float] = []
+    model_hash = model_entry(model_dir)["hash"]
+
+    def assemble() -> Dict[str, Any]:
+        return {
+            "metric": METRIC,
+            "results": rows,
+            "setup": {
+                "data": str(root),
+                "model": str(model_dir),
+                "model_hash": model_hash,
+                "split": {"seed": args.split_seed, "pool_fraction": args.pool_fraction, "pool_cases": pool_cases,
+                          "test_cases": test_cases, "pool_tiles": len(pool), "test_tiles": len(test), "test_names": test},
+                "engine": {"backend": engine.get("backend"), "samples": engine.get("samples"), "cachesPrefix": engine.get("cachesPrefix"),
+                           "seconds": round(engine_seconds, 1)},
+                "patch_size": args.patch_size,
+                "top_fraction": args.top_fraction,
+                "finetune": {"steps": args.steps, "lr": args.lr, "replay_ratio": args.replay_ratio, "batch_size": args.batch_size,
+                             "replay_tiles": len(replay[0]), "crop": args.crop or None, "freeze_bn": True,
+                             "train": args.train},
+                "ks": ks, "seeds": seeds, "strategies": strategies, "quick": bool(args.quick),
+                "seconds": round(time.time() - t_start, 1),
+                "finetune_seconds_mean": round(float(np.mean(ft_seconds)), 2) if ft_seconds else 0.0,
+            },
+            "selections": selections,
+        }
+
     for strategy, seed in runs:
         ranking = engine["rankings"].get(strategy, []) if k_max > 0 else []
         if strategy == "random" and k_max > 0:
@@ -307,28 +334,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                 f"(fg {scores['dice_fg']:.4f}, bg {scores['dice_bg']:.4f}); picked pixels the model got wrong "
                 f"{wrong / max(pixels, 1):.3f}; fine-tune {net.finetune_info['seconds']:.1f} s"
             )
+        (work / "partial-results.json").write_text(json.dumps(assemble()))
 
-    result = {
-        "metric": METRIC,
-        "results": rows,
-        "setup": {
-            "data": str(root),
-            "model": str(model_dir),
-            "split": {"seed": args.split_seed, "pool_fraction": args.pool_fraction, "pool_cases": pool_cases,
-                      "test_cases": test_cases, "pool_tiles": len(pool), "test_tiles": len(test), "test_names": test},
-            "engine": {"backend": engine.get("backend"), "samples": engine.get("samples"), "cachesPrefix": engine.get("cachesPrefix"),
-                       "seconds": round(engine_seconds, 1)},
-            "patch_size": args.patch_size,
-            "top_fraction": args.top_fraction,
-            "finetune": {"steps": args.steps, "lr": args.lr, "replay_ratio": args.replay_ratio, "batch_size": args.batch_size,
-                         "replay_tiles": len(replay[0]), "crop": args.crop or None, "freeze_bn": True,
-                         "train": args.train},
-            "ks": ks, "seeds": seeds, "strategies": strategies, "quick": bool(args.quick),
-            "seconds": round(time.time() - t_start, 1),
-            "finetune_seconds_mean": round(float(np.mean(ft_seconds)), 2) if ft_seconds else 0.0,
-        },
-        "selections": selections,
-    }
+    result = assemble()
     for path in (args.out_json, args.out_md, args.out_png):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out_json).write_text(json.dumps(result, indent=1) + "\n")
