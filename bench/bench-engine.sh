@@ -44,8 +44,9 @@ if [ -z "$MODEL" ]; then
     MODEL=$WORK/model
   fi
 fi
-IMAGES=$(ls "$DATA"/ebhi-seg/target-dev/images/*.png | head -n "$PATCHES")
-[ -n "$IMAGES" ] || { echo "no EBHI tiles under $DATA/ebhi-seg/target-dev/images" >&2; exit 1; }
+ALL_IMAGES=("$DATA"/ebhi-seg/target-dev/images/*.png)
+[ -f "${ALL_IMAGES[0]}" ] || { echo "no EBHI tiles under $DATA/ebhi-seg/target-dev/images" >&2; exit 1; }
+IMAGES="${ALL_IMAGES[*]:0:$PATCHES}"
 
 echo "== PyTorch naive MC reference (CPU) =="
 # shellcheck disable=SC2086

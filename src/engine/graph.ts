@@ -8,7 +8,7 @@ import { DROPOUT_CLASS_NAMES, isActiveDropout } from './model';
 import { dropoutMask } from './random';
 
 /** The parts of tfjs-layers' Node we use (not exported by tfjs' typings). */
-interface GraphNode {
+export interface GraphNode {
   outboundLayer: tfType.layers.Layer;
   inputTensors: tfType.SymbolicTensor[];
   outputTensors: tfType.SymbolicTensor[];
@@ -110,6 +110,12 @@ export function planGraph(model: tfType.LayersModel, cachePrefix = true, unknown
 export interface DropoutRandom {
   /** Next integer seed for one dropout mask. */
   nextSeed(): number;
+  /**
+   * MC samples per patch in this call. An input with batch 1 (a frontier
+   * tensor read only by Dropout) is broadcast to this many rows by the mask,
+   * which saves tiling it.
+   */
+  rows?: number;
 }
 
 /**
@@ -129,6 +135,9 @@ function dropoutStep(tf: typeof tfType, layer: tfType.layers.Layer, x: tfType.Te
   const config = layer.getConfig() as { rate: number; noiseShape?: (number | null)[] | null };
   if (name === 'Dropout' || name === 'SpatialDropout1D') {
     let noiseShape = shape;
+    if (name === 'Dropout' && !config.noiseShape && shape[0] === 1 && (random.rows ?? 1) > 1) {
+      noiseShape = [random.rows!, ...shape.slice(1)];
+    }
     if (name === 'SpatialDropout1D') {
       noiseShape = [shape[0], 1, shape[2]];
     } else if (config.noiseShape) {
@@ -263,6 +272,22 @@ export function compileSteps(
     });
   }
   return { steps, dispose: () => owned.forEach(t => t.dispose()) };
+}
+
+/** Frontier tensors whose only suffix readers are plain Dropout layers (these can skip tiling). */
+export function dropoutOnlyInputs(plan: GraphPlan): Set<number> {
+  const result = new Set<number>();
+  for (const t of plan.frontier) {
+    const readers = plan.suffix.filter(n => n.inputTensors.some(x => x.id === t.id));
+    const plain = readers.every(n => {
+      const layer = n.outboundLayer;
+      return layer.getClassName() === 'Dropout' && isActiveDropout(layer) && !(layer.getConfig() as { noiseShape?: unknown }).noiseShape;
+    });
+    if (readers.length > 0 && plain) {
+      result.add(t.id);
+    }
+  }
+  return result;
 }
 
 /** Readers of every tensor in the whole model (the model output counts as one). */

@@ -19,7 +19,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import { SampleMoments, UncertaintyMaps, hasNonFinite, mapsFromMoments } from '../uncertainty/maps';
 import { seededRandom } from '../uncertainty/scoring';
-import { GraphPlan, Step, compileSteps, countReaders, planGraph, runSteps } from './graph';
+import { DropoutRandom, GraphPlan, Step, compileSteps, countReaders, dropoutOnlyInputs, planGraph, runSteps } from './graph';
 import { ModelError, SegmentationModel } from './model';
 
 export interface PatchPixels {
@@ -105,6 +105,7 @@ export class McDropout {
   readonly plan: GraphPlan;
   private readonly random: () => number;
   private readonly fuse: boolean;
+  private readonly broadcastIds: Set<number>;
   private disposed = false;
 
   constructor(
@@ -122,6 +123,7 @@ export class McDropout {
       this.maxBatch = Math.max(1, Math.min(64, Math.floor(budgetFloats / perRow)));
     }
     this.fuse = options.fuseBatchNorm ?? true;
+    this.broadcastIds = dropoutOnlyInputs(this.plan);
     this.random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 31));
   }
 
@@ -143,7 +145,7 @@ export class McDropout {
     const total = patches.length * T;
     let done = 0;
     const results: UncertaintyMaps[] = [];
-    const random = { nextSeed: () => Math.floor(this.random() * 2147483647) };
+    const random: DropoutRandom = { nextSeed: () => Math.floor(this.random() * 2147483647) };
     const frontierIds = this.plan.frontier.map(t => t.id);
     const outputIsFrontier = frontierIds.includes(this.plan.outputId);
     const sampleBatch = Math.min(T, this.maxBatch);
@@ -208,20 +210,23 @@ export class McDropout {
     index: number,
     rows: number,
     outputIsFrontier: boolean,
-    random: { nextSeed(): number }
+    random: DropoutRandom
   ): tfType.Tensor[] {
     const logits = this.model.metadata.output === 'logits';
     const feeds = new Map<number, tfType.Tensor>();
     try {
       for (const [id, t] of frontier) {
+        // Inputs read only by Dropout stay at batch 1: the [rows, ...] mask broadcasts them.
+        const broadcast = this.broadcastIds.has(id) && !outputIsFrontier;
         feeds.set(
           id,
           tf.tidy(() => {
             const one = tf.slice(t, [index, ...t.shape.slice(1).map(() => 0)], [1, ...t.shape.slice(1)]);
-            return rows === 1 ? one : tf.tile(one, [rows, ...t.shape.slice(1).map(() => 1)]);
+            return rows === 1 || broadcast ? one : tf.tile(one, [rows, ...t.shape.slice(1).map(() => 1)]);
           })
         );
       }
+      random.rows = rows;
       let output: tfType.Tensor;
       if (outputIsFrontier) {
         output = feeds.get(this.plan.outputId)!.clone();

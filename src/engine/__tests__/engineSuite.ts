@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { McDropout } from '../mcdropout';
 import { ModelError, SegmentationModel, loadSegmentationModel, parseMetadata } from '../model';
-import { planGraph } from '../graph';
+import { compileSteps, countReaders, planGraph } from '../graph';
 import { mapsFromSamples } from '../../uncertainty/maps';
 import { memoryFetch, metadataFor, normalisedEntropy, randomPatches, saveModel, tinyUnet } from './helpers';
 
@@ -70,6 +70,23 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
       expect(late.suffix.map(n => n.outboundLayer.name)).toEqual(['dec_dropout', 'head']);
       const naive = planGraph(model, false);
       expect(naive.prefix).toHaveLength(0);
+      model.dispose();
+    });
+
+    it('folds Conv2D+BatchNormalization+ReLU into fused convs with the same results', async () => {
+      const model = segModel(tinyUnet({ size: S }), S);
+      const plan = planGraph(model.layersModel);
+      const readers = countReaders(model.layersModel, plan);
+      const prefix = compileSteps(tf, plan.prefix, readers);
+      const suffix = compileSteps(tf, plan.suffix, readers);
+      expect(prefix.steps.map(s => s.name)).toContain('enc_conv+enc_bn+enc_relu');
+      expect(suffix.steps.map(s => s.name)).toContain('dec_conv+dec_bn+dec_relu');
+      prefix.dispose();
+      suffix.dispose();
+      const patches = randomPatches(2, S, 4);
+      const fused = await new McDropout(model, { samples: 3, seed: 8 }).run(patches);
+      const plain = await new McDropout(model, { samples: 3, seed: 8, fuseBatchNorm: false }).run(patches);
+      fused.forEach((m, i) => expect(maxAbsDiff(m.meanProb, plain[i].meanProb)).toBeLessThan(1e-5));
       model.dispose();
     });
 
