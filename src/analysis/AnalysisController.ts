@@ -9,7 +9,7 @@ import { EngineService } from './EngineService';
 import { heatmapRGBA } from './heatmap';
 
 /** Most model-resolution tiles one "analyse view" may cover (keeps runs bounded). */
-const MAX_TILES = 256;
+const MAX_TILES = 2048;
 
 export type AnalysisState = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
 
