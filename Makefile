@@ -14,7 +14,7 @@ export UGA_DATA
 PY_DEPS := 'jupyterlab>=4.6,<4.7' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.9' 'hatch-nodejs-version>=0.3.2' editables \
 	'torch==2.13.0' numpy pillow pytest nbclient nbformat ipykernel matplotlib tifffile imagecodecs
 
-.PHONY: setup venv node build demo test test-js test-py test-ui chromium bench-open bench-engine bench-replicate clean
+.PHONY: setup venv node build demo test test-js test-py test-wheel test-ui chromium bench-open bench-engine bench-replicate clean
 
 setup: build
 
@@ -46,13 +46,18 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-test: chromium build test-js test-py test-ui
+test: chromium build test-js test-py test-wheel test-ui
 
 test-js: node
 	npx jest --ci
 
 test-py: venv
 	PYTHONPATH=$(abspath .) $(PY) -m pytest -q tests
+
+# The wheel a user installs must carry the prebuilt extension and its static files.
+test-wheel: build
+	rm -rf dist && PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pip wheel -q . --no-deps --no-build-isolation -w dist
+	$(PY) scripts/check_wheel.py dist/jupyterlab_uga-*.whl
 
 test-ui: build chromium
 	cd ui-tests && PATH=$(abspath $(VENV))/bin:$$PATH npx playwright test

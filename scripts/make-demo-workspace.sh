@@ -11,7 +11,10 @@ cp -f "$root/jupyterlab_uga/sample/LICENSE-CMU-1-Small-Region.txt" "$dir/slides/
 if [ -d "$data/slides" ]; then
   for f in "$data"/slides/*; do
     name=$(basename "$f")
-    [ -e "$dir/slides/$name" ] || ln -s "$(cd "$(dirname "$f")" && pwd)/$name" "$dir/slides/$name"
+    # Jupyter refuses to serve symlinks that leave its root (403), so link
+    # the file itself (a hard link costs no space); copy across filesystems.
+    [ -L "$dir/slides/$name" ] && rm -f "$dir/slides/$name"
+    [ -e "$dir/slides/$name" ] || ln "$f" "$dir/slides/$name" 2>/dev/null || cp "$f" "$dir/slides/$name"
   done
   echo "Linked the slides of $data/slides into $dir/slides"
 else
