@@ -20,7 +20,10 @@ def test_training_loop_notebook_runs(repo_root, ebhi_dir, torch_mod, monkeypatch
 
         install(prefix=os.environ.get("VIRTUAL_ENV") or __import__("sys").prefix)
     monkeypatch.setenv("UGA_DATA", str(ebhi_dir.parent))
-    monkeypatch.setenv("UGA_FT_STEPS", "6")  # keep the test short; the notebook defaults to 40
+    # keep the test short; the notebook defaults to 40 steps, a pool of 40 and 48 test tiles
+    monkeypatch.setenv("UGA_FT_STEPS", "6")
+    monkeypatch.setenv("UGA_POOL", "16")
+    monkeypatch.setenv("UGA_TEST_TILES", "16")
     monkeypatch.setenv("PYTHONPATH", str(repo_root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     nb = nbformat.read(repo_root / "examples" / "training-loop.ipynb", as_version=4)
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(repo_root / "examples")}})
