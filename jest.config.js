@@ -4,11 +4,9 @@ module.exports = {
   roots: ['<rootDir>/src'],
   testMatch: ['**/__tests__/**/*.spec.ts'],
   transform: {
-    '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }]
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }]
   },
   moduleNameMapper: {
-    // geotiff's CommonJS build requires the ESM-only quick-lru.
-    '^quick-lru$': '<rootDir>/src/slide/__tests__/quickLruShim.ts',
     '\\.(css)$': '<rootDir>/src/__tests__/styleMock.js'
   },
   testTimeout: 120000

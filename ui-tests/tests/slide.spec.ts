@@ -208,6 +208,21 @@ test('shows a readable error for a corrupt and a truncated slide', async ({ page
   }
 });
 
+test('a slide deleted while open turns into a clear error', async ({ page, tmpPath }) => {
+  await page.contents.uploadFile(SAMPLE, `${tmpPath}/gone.svs`);
+  const panel = await openByDoubleClick(page, tmpPath, 'gone.svs');
+  await expect(panel).toHaveAttribute('data-uga-status', 'ready');
+  await page.contents.deleteFile(`${tmpPath}/gone.svs`);
+  // Zooming in needs tiles that were never read: they fail with 404.
+  await panel.focus();
+  for (let i = 0; i < 4; i++) {
+    await page.keyboard.press('+');
+  }
+  await page.keyboard.press('ArrowLeft');
+  await expect(panel).toHaveAttribute('data-uga-status', 'error', { timeout: 30000 });
+  await expect(panel.getByRole('alert')).toContainText('gone.svs');
+});
+
 test('commands are in the palette under Slide', async ({ page }) => {
   await page.evaluate(() => (window as any).jupyterapp.commands.execute('apputils:activate-command-palette'));
   await page.keyboard.type('Open Slide');
