@@ -379,7 +379,8 @@ def write_corrections(
     folder.mkdir(parents=True, exist_ok=True)
     _write_manifest(folder, manifest)
     for p in patches:
-        manifest = add_patch(folder, **dict(p))
+        manifest = add_patch(folder, **dict(p), update_annotations=False)
+    write_annotations(folder, manifest)
     return manifest
 
 
@@ -407,8 +408,12 @@ def add_patch(
     score: float = 0.0,
     rank: Optional[int] = None,
     status: str = "suggested",
+    update_annotations: bool = True,
 ) -> Dict[str, Any]:
     """Add or replace one patch (PNG files first, then the manifest). Returns the manifest.
+
+    update_annotations=False skips regenerating annotations.geojson (for bulk
+    writes that call :func:`write_annotations` once at the end).
 
     image: uint8 [H, W, 3] at analysis resolution; mask: uint8 [H, W] class
     indices (255 = ignore) or None. rank defaults to the next free rank.
@@ -456,7 +461,8 @@ def add_patch(
     else:
         manifest["patches"].append(entry)
     _write_manifest(folder, manifest)
-    write_annotations(folder, manifest)
+    if update_annotations:
+        write_annotations(folder, manifest)
     return manifest
 
 
