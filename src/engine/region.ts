@@ -47,7 +47,7 @@ export interface AnalyzeRegionOptions {
   overlap?: number;
   /** Tiles with a smaller tissue fraction are skipped; default 0.05. 0 analyses every tile. */
   tissueThreshold?: number;
-  /** Tiles per engine call; default min(engine.maxBatch, 4). */
+  /** Tiles per engine call; default 1 (each tile streams out as soon as it is done). */
   tilesPerBatch?: number;
 }
 
@@ -92,12 +92,15 @@ export async function analyzeRegion(
   const tissueThreshold = options.tissueThreshold ?? 0.05;
   const tileRects = planTiles(mapW, mapH, P, overlap);
 
-  // Tissue mask on a low level: each tile should get about 32 x 32 mask pixels.
+  // Tissue mask on a low level: each tile should get about 16 x 16 mask pixels.
+  // Only worth a separate read when that level is really coarser than the one
+  // the tiles come from; otherwise (e.g. a single-level file) each tile is
+  // judged on its own pixels, so nothing is read twice.
   let mask: TissueMask | null = null;
   let maskDs = 1;
-  if (tissueThreshold > 0) {
-    const maskLevel = finestLevelFor(info.levels, Math.max(1, (scale * P) / 32));
-    const ml = info.levels.find(l => l.index === maskLevel) ?? info.levels[0];
+  const maskLevel = finestLevelFor(info.levels, Math.max(1, (scale * P) / 16));
+  const ml = info.levels.find(l => l.index === maskLevel) ?? info.levels[0];
+  if (tissueThreshold > 0 && ml.downsampleX >= 2 * levelInfo.downsampleX) {
     maskDs = ml.downsampleX;
     const mx = Math.floor(region.x / maskDs);
     const my = Math.floor(region.y / ml.downsampleY);
@@ -143,7 +146,7 @@ export async function analyzeRegion(
     }
   }
   options.onProgress?.({ done, total });
-  const batch = Math.max(1, options.tilesPerBatch ?? Math.min(engine.maxBatch, 4));
+  const batch = Math.max(1, options.tilesPerBatch ?? 1);
   const ds = levelInfo.downsampleX;
   const dsY = levelInfo.downsampleY;
   let threshold = mask?.threshold ?? 0;
@@ -162,7 +165,7 @@ export async function analyzeRegion(
       const px = await source.readRegion({ level, x: lx, y: ly, width: lw, height: lh }, { signal });
       const data = px.width === P && px.height === P ? px.data : resampleRGBA(px.data, px.width, px.height, P, P);
       if (!mask && tissueThreshold > 0) {
-        // Region too large for one low-level read: judge each tile on its own pixels.
+        // No coarser level (or a huge region): judge each tile on its own pixels.
         const m = tissueMask(data, P, P);
         threshold = m.threshold;
         t.tissueFraction = maskFraction(m, { x: 0, y: 0, width: P, height: P });

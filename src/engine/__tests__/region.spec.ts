@@ -28,9 +28,10 @@ function slidePixels(width: number, height: number, glassWidth: number): Uint8Cl
   return data;
 }
 
-function engineFor(extra: Record<string, unknown> = {}, options: { dropout?: boolean } = {}): McDropout {
-  const net = tinyUnet({ size: P, dropoutAt: options.dropout === false ? 'none' : 'decoder' });
-  const model = new SegmentationModel(net, parseMetadata(metadataFor(P, 2, extra)));
+function engineFor(extra: Record<string, unknown> = {}, options: { dropout?: boolean; size?: number } = {}): McDropout {
+  const size = options.size ?? P;
+  const net = tinyUnet({ size, dropoutAt: options.dropout === false ? 'none' : 'decoder' });
+  const model = new SegmentationModel(net, parseMetadata(metadataFor(size, 2, extra)));
   return new McDropout(model, { samples: 3, seed: 1 });
 }
 
@@ -57,21 +58,23 @@ describe('scale and level choice', () => {
 });
 
 describe('analyzeRegion', () => {
-  it('tiles, skips glass, streams tiles with progress, and leaks nothing', async () => {
-    const W = 96;
-    const H = 64;
-    const slide = new MemorySlide(W, H, slidePixels(W, H, 40), 3, 0.5);
-    const engine = engineFor();
-    await engine.run([{ width: P, height: P, channels: 4, data: new Uint8ClampedArray(P * P * 4) }]); // warm-up
+  it('tiles, skips glass without reading it, streams tiles with progress, and leaks nothing', async () => {
+    // 32-px model tiles; level 1 (2x) is coarse enough for the tissue mask.
+    const T = 32;
+    const W = 192;
+    const H = 128;
+    const slide = new MemorySlide(W, H, slidePixels(W, H, 80), 3, 0.5);
+    const engine = engineFor({}, { size: T });
+    await engine.run([{ width: T, height: T, channels: 4, data: new Uint8ClampedArray(T * T * 4) }]); // warm-up
     const before = tf.memory().numTensors;
     const progress: { done: number; total: number }[] = [];
     const streamed: number[] = [];
     const result = await analyzeRegion(slide, { x: 0, y: 0, width: W, height: H }, engine, {
-      overlap: 4,
+      overlap: 8,
       onProgress: p => progress.push(p),
       onTile: t => {
         streamed.push(t.index);
-        expect(t.maps.width).toBe(P);
+        expect(t.maps.width).toBe(T);
         expect(t.maps.samples).toBe(3);
       }
     });
@@ -79,35 +82,49 @@ describe('analyzeRegion', () => {
     expect(result.scale).toBe(1);
     expect(result.level).toBe(0);
     expect([result.maps.width, result.maps.height]).toEqual([W, H]);
-    // 96 = 16 + 12 * k ... -> 8 columns, 64 -> 5 rows.
+    // 192 = 32 + 24 * k ... -> 8 columns, 128 -> 5 rows.
     expect(result.tiles).toHaveLength(40);
     const analysed = result.tiles.filter(t => t.analyzed);
-    const skipped = result.tiles.filter(t => !t.analyzed);
-    expect(streamed.sort((a, b) => a - b)).toEqual(analysed.map(t => t.index));
-    // Tiles fully on glass (x + 16 <= 40) are skipped, tiles fully on tissue analysed.
+    expect(streamed).toEqual(analysed.map(t => t.index));
+    // Tiles fully on glass (x + 32 <= 80) are skipped, tiles fully on tissue analysed.
     for (const t of result.tiles) {
-      if (t.mapRect.x + P <= 40) {
+      if (t.mapRect.x + T <= 80) {
         expect(t.analyzed).toBe(false);
         expect(t.tissueFraction).toBe(0);
       }
-      if (t.mapRect.x >= 40) {
+      if (t.mapRect.x >= 80) {
         expect(t.analyzed).toBe(true);
         expect(t.tissueFraction).toBe(1);
       }
     }
-    expect(skipped.length).toBeGreaterThan(0);
+    expect(analysed.length).toBeLessThan(40);
     expect(progress[progress.length - 1]).toEqual({ done: 40, total: 40 });
     for (let i = 1; i < progress.length; i++) {
       expect(progress[i].done).toBeGreaterThanOrEqual(progress[i - 1].done);
     }
     // Glass is not covered; tissue is, with probabilities summing to 1.
     expect(result.covered[10 * W + 5]).toBe(0);
-    const px = 30 * W + 80;
+    const px = 60 * W + 150;
     expect(result.covered[px]).toBe(1);
     expect(result.maps.meanProb[px * 2] + result.maps.meanProb[px * 2 + 1]).toBeCloseTo(1, 5);
-    // No glass pixels were read for the model (only the low-level mask read touches them).
+    // The mask came from level 1; no level-0 read touched only glass.
+    expect(slide.reads.filter(r => r.level === 1)).toHaveLength(1);
     const level0Reads = slide.reads.filter(r => r.level === 0);
-    expect(level0Reads.every(r => r.x + r.width > 40)).toBe(true);
+    expect(level0Reads).toHaveLength(analysed.length);
+    expect(level0Reads.every(r => r.x + r.width > 80)).toBe(true);
+    engine.model.dispose();
+  });
+
+  it('without a coarser level, judges each tile on its own pixels', async () => {
+    const W = 96;
+    const H = 32;
+    const slide = new MemorySlide(W, H, slidePixels(W, H, 48), 1);
+    const engine = engineFor();
+    const result = await analyzeRegion(slide, { x: 0, y: 0, width: W, height: H }, engine, { overlap: 0 });
+    // 6 columns x 2 rows of 16 px: x = 0, 16, 32 on glass, 48, 64, 80 on tissue.
+    expect(result.tiles).toHaveLength(12);
+    expect(result.tiles.map(t => t.analyzed)).toEqual([false, false, false, true, true, true, false, false, false, true, true, true]);
+    expect(result.tiles.map(t => t.tissueFraction)).toEqual(result.tiles.map(t => (t.mapRect.x >= 48 ? 1 : 0)));
     engine.model.dispose();
   });
 
