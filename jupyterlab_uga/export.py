@@ -425,6 +425,7 @@ def load_tfjs(model_dir: os.PathLike):
         raise ExportError(f"state dict mismatch: missing {missing}, unexpected {unexpected}")
     model.eval()
     model.uga_metadata = mj.get("userDefinedMetadata", {})
+    model.uga_hash = model_hash(model_dir)  # parent hash for models fine-tuned from this one
     return model
 
 

@@ -73,6 +73,10 @@ def test_finetune_exports_and_records_versions(base_and_folder, torch_mod):
         assert not torch_mod.allclose(load_tfjs(base)(x), m1(x), atol=1e-4)
     # chaining from the returned model gives version 2 with version 1 as parent
     m2 = finetune(m1, load_corrections(folder), replay=None, steps=2, batch_size=2, crop=None)
+    # a model loaded from a tfjs folder knows its own hash and passes it on as the parent
+    m3 = finetune(load_tfjs(base), load_corrections(folder), steps=1, batch_size=2, crop=None)
+    assert read_manifest(folder)["models"][2]["parentHash"] == model_hash(base)
+    assert m3.finetune_info["export_dir"].endswith("models/3")
     entry2 = read_manifest(folder)["models"][1]
     assert entry2["version"] == "2" and entry2["parentHash"] == entry["hash"]
     assert m2.finetune_info["replay_ratio"] == 0.0
