@@ -2,20 +2,23 @@
  * Patch scores and the ranked list of patches to correct. Pure.
  *
  * "uga_score" — Khalili et al. 2024 (UGA) show the annotator the patches of
- * highest pixel-level uncertainty; the public abstract does not pin down how
- * pixel uncertainty is pooled into one patch score, so we define it here:
+ * highest pixel-level uncertainty (predictive entropy of their ensemble); the
+ * public abstract does not pin down how pixel uncertainty is pooled into one
+ * patch score, so we define it here:
  *
- *   uga_score = mean of the top q (default 10 %) normalised predictive
- *               entropies inside the patch.
+ *   uga_score = sum_i H_i (1 + p_i) / sum_i (1 + p_i)
  *
- * Why: a plain mean ranks large, faintly uncertain areas (a whole tile at
- * 0.2) above a patch that holds one badly segmented gland (10 % of pixels at
- * 0.9 and the rest confident) — yet the latter is what a correction fixes.
- * The top-q mean is a robust maximum: it tracks the most uncertain
- * structure, but a handful of noisy boundary pixels (< q of the patch) cannot
- * dominate it. Entropy (total uncertainty) rather than MI is pooled because
- * a domain-shifted target slide shows up in both and entropy is defined
- * without dropout too (hasDropout = false models).
+ * with H_i the normalised predictive entropy of pixel i and p_i its mean
+ * probability of the foreground class: a mean entropy in which pixels the
+ * model leans to call foreground (gland, tumour) count up to twice. Why: the
+ * corrections are judged, and the model is fine-tuned, on the foreground
+ * class (its Dice), so between two equally uncertain patches the one where
+ * the structure of interest may be is worth the annotator's time first;
+ * background-only uncertainty (stroma, glass edges) still ranks, at half
+ * weight. A plain mean rather than a top-q mean because every patch that
+ * contains a class boundary has a thin line of pixels at entropy ~1: a top-q
+ * pool saturates on those lines and stops telling patches apart (seen on
+ * real slides: top-10 % scores of 0.997-0.999 everywhere).
  */
 import { UncertaintyMaps, predictedClasses } from './maps';
 import { TileRect } from './tiling';
@@ -41,8 +44,8 @@ export interface PatchSuggestion {
 export interface ScoreOptions {
   /** Window of the maps to score (map pixels); default the whole map. */
   rect?: TileRect;
-  /** uga_score: fraction of most uncertain pixels averaged (0,1]; default 0.1. */
-  topFraction?: number;
+  /** uga_score: class whose probability weights the entropy; default 1. */
+  foregroundClass?: number;
   /** 'random': a source of uniform numbers in [0,1); default Math.random. */
   random?: () => number;
   /** Optional coverage mask (1 = analysed); uncovered pixels are ignored. */
@@ -85,21 +88,25 @@ function mean(values: Float32Array): number {
   return s / values.length;
 }
 
-/** Mean of the largest ceil(q*n) values. */
-export function topFractionMean(values: Float32Array, q: number): number {
-  if (!(q > 0 && q <= 1)) {
-    throw new Error(`topFraction must be in (0,1], got ${q}`);
+/** Foreground-weighted mean entropy of a window (see the file comment). */
+export function foregroundWeightedEntropy(maps: UncertaintyMaps, w: TileRect, foregroundClass: number, covered?: Uint8Array): number {
+  if (foregroundClass < 0 || foregroundClass >= maps.classes) {
+    throw new Error(`foregroundClass ${foregroundClass} is not one of ${maps.classes} classes`);
   }
-  if (values.length === 0) {
-    return 0;
+  let num = 0;
+  let den = 0;
+  for (let y = w.y; y < w.y + w.height; y++) {
+    for (let x = w.x; x < w.x + w.width; x++) {
+      const i = y * maps.width + x;
+      if (covered && !covered[i]) {
+        continue;
+      }
+      const weight = 1 + maps.meanProb[i * maps.classes + foregroundClass];
+      num += weight * maps.entropy[i];
+      den += weight;
+    }
   }
-  const k = Math.max(1, Math.ceil(q * values.length));
-  const sorted = Float32Array.from(values).sort();
-  let s = 0;
-  for (let i = sorted.length - k; i < sorted.length; i++) {
-    s += sorted[i];
-  }
-  return s / k;
+  return den > 0 ? num / den : 0;
 }
 
 /** One number per patch: higher = more worth correcting. */
@@ -111,7 +118,7 @@ export function scorePatch(maps: UncertaintyMaps, strategy: ScoreStrategy, optio
     case 'mutual_information':
       return mean(windowValues(maps.mutualInformation, maps.width, w, options.covered));
     case 'uga_score':
-      return topFractionMean(windowValues(maps.entropy, maps.width, w, options.covered), options.topFraction ?? 0.1);
+      return foregroundWeightedEntropy(maps, w, options.foregroundClass ?? 1, options.covered);
     case 'random':
       return (options.random ?? Math.random)();
     default:
@@ -150,7 +157,6 @@ export interface RankOptions {
   minCoverage?: number;
   /** Largest allowed intersection-over-union with an already chosen patch; default 0 (disjoint). */
   maxOverlap?: number;
-  topFraction?: number;
   /** Seed for 'random'; default 0. */
   seed?: number;
   idPrefix?: string;
@@ -209,7 +215,7 @@ export function rankPatches(maps: UncertaintyMaps, options: RankOptions): PatchS
       const score = scorePatch(maps, options.strategy, {
         rect,
         covered: options.covered,
-        topFraction: options.topFraction,
+        foregroundClass: fg,
         random
       });
       candidates.push({ rect, score });

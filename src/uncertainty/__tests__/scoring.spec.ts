@@ -1,5 +1,5 @@
 import { UncertaintyMaps } from '../maps';
-import { rankPatches, scorePatch, seededRandom, topFractionMean } from '../scoring';
+import { rankPatches, scorePatch, seededRandom } from '../scoring';
 
 /** Maps with a given entropy/MI field and class-1 probability = entropy (for the fg test). */
 function makeMaps(width: number, height: number, entropyAt: (x: number, y: number) => number, mi = 0.1): UncertaintyMaps {
@@ -27,19 +27,34 @@ describe('patch scores', () => {
     expect(scorePatch(m, 'mutual_information')).toBeCloseTo(0.25, 6);
   });
 
-  it('uga_score is the mean of the top 10 % of pixel entropies', () => {
-    // 100 pixels: 10 at 0.9, 90 at 0.1 -> top-10 % mean 0.9, plain mean 0.18.
-    const m = makeMaps(10, 10, (x, y) => (y === 0 ? 0.9 : 0.1));
-    expect(scorePatch(m, 'uga_score')).toBeCloseTo(0.9, 6);
-    expect(scorePatch(m, 'entropy')).toBeCloseTo(0.18, 6);
-    // A diffusely uncertain patch (all 0.3) ranks below the one with a focused hot spot.
-    const diffuse = makeMaps(10, 10, () => 0.3);
-    expect(scorePatch(diffuse, 'uga_score')).toBeLessThan(scorePatch(m, 'uga_score'));
-    expect(scorePatch(diffuse, 'entropy')).toBeGreaterThan(scorePatch(m, 'entropy'));
-    expect(scorePatch(m, 'uga_score', { topFraction: 1 })).toBeCloseTo(0.18, 6);
-    expect(topFractionMean(new Float32Array([1, 2, 3, 4]), 0.5)).toBe(3.5);
-    expect(topFractionMean(new Float32Array([1, 2, 3]), 0.01)).toBe(3);
-    expect(() => topFractionMean(new Float32Array([1]), 0)).toThrow();
+  it('uga_score is the mean entropy with foreground-leaning pixels weighted up to 2x', () => {
+    // Two pixels: H = 1 with p(fg) = 1, H = 0.5 with p(fg) = 0 -> (1*2 + 0.5*1) / (2 + 1).
+    const two: UncertaintyMaps = {
+      width: 2,
+      height: 1,
+      classes: 2,
+      meanProb: new Float32Array([0, 1, 1, 0]),
+      entropy: new Float32Array([1, 0.5]),
+      mutualInformation: new Float32Array(2),
+      std: new Float32Array(4),
+      samples: 20
+    };
+    expect(scorePatch(two, 'uga_score')).toBeCloseTo(2.5 / 3, 6);
+    // Weighting by class 0 instead: (1*1 + 0.5*2) / 3.
+    expect(scorePatch(two, 'uga_score', { foregroundClass: 0 })).toBeCloseTo(2 / 3, 6);
+    expect(() => scorePatch(two, 'uga_score', { foregroundClass: 2 })).toThrow(/not one of/);
+    // Where p(fg) is constant inside the window the score is the plain mean entropy...
+    const m = makeMaps(16, 8, x => (x % 8 < 4 ? 0.6 : 0.2));
+    const left = scorePatch(m, 'uga_score', { rect: { x: 0, y: 0, width: 8, height: 8 } });
+    const right = scorePatch(m, 'uga_score', { rect: { x: 8, y: 0, width: 8, height: 8 } });
+    expect(scorePatch(m, 'entropy', { rect: { x: 0, y: 0, width: 8, height: 8 } })).toBeCloseTo(0.4, 6);
+    expect(left).toBeCloseTo(0.4, 6);
+    expect(right).toBeCloseTo(0.4, 6);
+    // ...and entropy on the predicted foreground (right half, p = 0.9) counts more than on background (p = 0.1).
+    const hotRight = makeMaps(16, 8, x => (x >= 8 ? 0.5 : 0.45));
+    const uniformFg = makeMaps(16, 8, () => 0.5);
+    expect(scorePatch(hotRight, 'uga_score')).toBeGreaterThan(scorePatch(hotRight, 'entropy'));
+    expect(scorePatch(uniformFg, 'uga_score')).toBeCloseTo(0.5, 6);
   });
 
   it('uncovered pixels are ignored', () => {
