@@ -15,6 +15,16 @@
  *
  * The T samples are reduced on the device to three sums (p, p^2, H[p]) so
  * only H*W*(2C+1) floats per patch come back to the CPU.
+ *
+ * Execution is our own walk of the layer graph (graph.ts) rather than a
+ * tf.model sub-model, because the suffix must run with dropout on and the
+ * rest off: prefix steps run once per chunk of patches, suffix steps per
+ * chunk of samples (up to maxBatch rows). A frontier tensor read only by
+ * Dropout is not tiled T times: the [T, ...] mask broadcasts it (the tile
+ * copy cost more than the suffix on WASM). Conv2D+BN(+ReLU) run as one fused
+ * conv. Between sample chunks the loop awaits tf.nextFrame() so the page
+ * can paint; there is no Web Worker (on WASM each chunk blocks the thread
+ * for its compute time — tens to hundreds of ms for a 224 px patch).
  */
 import type * as tfType from '@tensorflow/tfjs';
 import { SampleMoments, UncertaintyMaps, hasNonFinite, mapsFromMoments } from '../uncertainty/maps';
@@ -154,47 +164,47 @@ export class McDropout {
     const prefix = compileSteps(tf, this.plan.prefix, readers, this.fuse);
     const suffix = compileSteps(tf, this.plan.suffix, readers, this.fuse);
     try {
-    for (let start = 0; start < patches.length; start += this.maxBatch) {
-      throwIfAborted(signal);
-      const chunk = patches.slice(start, start + this.maxBatch);
-      const inputData = normalisePatches(chunk, height, width, meta.normalization);
-      let frontier: Map<number, tfType.Tensor> | null = null;
-      try {
-        const input = tf.tensor4d(inputData, [chunk.length, height, width, 3]);
+      for (let start = 0; start < patches.length; start += this.maxBatch) {
+        throwIfAborted(signal);
+        const chunk = patches.slice(start, start + this.maxBatch);
+        const inputData = normalisePatches(chunk, height, width, meta.normalization);
+        let frontier: Map<number, tfType.Tensor> | null = null;
         try {
-          frontier = runSteps(tf, prefix.steps, new Map([[this.plan.inputId, input]]), frontierIds, false, random);
-        } finally {
-          input.dispose();
-        }
-        for (let i = 0; i < chunk.length; i++) {
-          let sums: tfType.Tensor[] | null = null;
+          const input = tf.tensor4d(inputData, [chunk.length, height, width, 3]);
           try {
-            for (let s = 0; s < T; s += sampleBatch) {
-              throwIfAborted(signal);
-              const rows = Math.min(sampleBatch, T - s);
-              const partial = this.sampleSums(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random);
-              if (sums === null) {
-                sums = partial;
-              } else {
-                const old: tfType.Tensor[] = sums;
-                sums = old.map((t, k) => tf.add(t, partial[k]));
-                old.forEach(t => t.dispose());
-                partial.forEach(t => t.dispose());
-              }
-              done += rows;
-              onProgress?.(done, total);
-              await yieldToEventLoop(tf);
-            }
-            const [sumP, sumP2, sumH] = await Promise.all(sums!.map(t => t.data() as Promise<Float32Array>));
-            results.push(this.toMaps(sumP, sumP2, sumH, height, width, T));
+            frontier = runSteps(tf, prefix.steps, new Map([[this.plan.inputId, input]]), frontierIds, false, random);
           } finally {
-            sums?.forEach(t => t.dispose());
+            input.dispose();
           }
+          for (let i = 0; i < chunk.length; i++) {
+            let sums: tfType.Tensor[] | null = null;
+            try {
+              for (let s = 0; s < T; s += sampleBatch) {
+                throwIfAborted(signal);
+                const rows = Math.min(sampleBatch, T - s);
+                const partial = this.sampleSums(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random);
+                if (sums === null) {
+                  sums = partial;
+                } else {
+                  const old: tfType.Tensor[] = sums;
+                  sums = old.map((t, k) => tf.add(t, partial[k]));
+                  old.forEach(t => t.dispose());
+                  partial.forEach(t => t.dispose());
+                }
+                done += rows;
+                onProgress?.(done, total);
+                await yieldToEventLoop(tf);
+              }
+              const [sumP, sumP2, sumH] = await Promise.all(sums!.map(t => t.data() as Promise<Float32Array>));
+              results.push(this.toMaps(sumP, sumP2, sumH, height, width, T));
+            } finally {
+              sums?.forEach(t => t.dispose());
+            }
+          }
+        } finally {
+          frontier?.forEach(t => t.dispose());
         }
-      } finally {
-        frontier?.forEach(t => t.dispose());
       }
-    }
     } finally {
       prefix.dispose();
       suffix.dispose();
