@@ -109,3 +109,20 @@ def test_finetune_needs_corrected_patches(base_and_folder, tmp_path):
     ], model=model_entry(base), analysis={"patchSize": SIZE, "mpp": None})
     with pytest.raises(ValueError, match="no corrected patches"):
         finetune(base, tmp_path / "empty.svs.uga")
+
+
+def test_corrections_dataset(base_and_folder, torch_mod):
+    from jupyterlab_uga.corrections import CorrectionsDataset
+
+    _, folder = base_and_folder
+    c = load_corrections(folder)
+    norm = {"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    ds = CorrectionsDataset(c, norm)
+    assert len(ds) == 4
+    x, y = ds[2]
+    assert x.shape == (3, SIZE, SIZE) and y.shape == (SIZE, SIZE) and y.dtype == torch_mod.int64
+    expected = (c.images[2].astype(np.float32) / 255 - 0.5) / 0.25
+    np.testing.assert_allclose(x.permute(1, 2, 0).numpy(), expected, atol=1e-5)
+    np.testing.assert_array_equal(y.numpy(), c.masks[2])
+    xa, ya = CorrectionsDataset(c, norm, augment=True)[2]
+    assert xa.shape == (3, SIZE, SIZE) and sorted(np.unique(ya.numpy()).tolist()) == sorted(np.unique(c.masks[2]).tolist())
