@@ -60,6 +60,10 @@ fi
 # WebGPU without a GPU: SwiftShader, when Chromium's ICD is there and none is set.
 if [ "$BACKEND" != webgpu ] && [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f /usr/lib/chromium/vk_swiftshader_icd.json ]; then
   export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+  # Dawn needs libvulkan.so.1: Debian's libvulkan1, or the copy Chromium bundles.
+  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' && [ -f /usr/lib/chromium/libvulkan.so.1 ]; then
+    export LD_LIBRARY_PATH=/usr/lib/chromium${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  fi
 fi
 
 echo "== tfjs engine =="

@@ -3,10 +3,12 @@
  * software Vulkan). Slow software GPU: tiny inputs.
  *
  * The Vulkan loader reads VK_ICD_FILENAMES from the real process environment,
- * which a jest test file cannot change (it gets a copy of process.env). So:
+ * which a jest test file cannot change (it gets a copy of process.env), and
+ * Dawn needs libvulkan.so.1 (Debian's libvulkan1; Chromium also bundles one
+ * in /usr/lib/chromium, usable through LD_LIBRARY_PATH). So:
  * - ICD file absent: skip, saying so on the console;
- * - VK_ICD_FILENAMES set: run the suite here;
- * - otherwise: run this same file in a child jest with the variable set, and
+ * - VK_ICD_FILENAMES set and a Vulkan loader reachable: run the suite here;
+ * - otherwise: run this same file in a child jest with the variables set, and
  *   fail if it fails.
  */
 import { spawnSync } from 'child_process';
@@ -14,6 +16,12 @@ import * as fs from 'fs';
 import { SWIFTSHADER_ICD, installNodeWebGPU } from './webgpuNode';
 
 const icd = process.env.VK_ICD_FILENAMES || SWIFTSHADER_ICD;
+const CHROMIUM_LIB_DIR = '/usr/lib/chromium';
+const systemVulkan = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some(d =>
+  fs.existsSync(`${d}/libvulkan.so.1`)
+);
+const libraryPath = process.env.LD_LIBRARY_PATH ?? '';
+const vulkanReachable = systemVulkan || libraryPath.split(':').includes(CHROMIUM_LIB_DIR);
 
 if (!fs.existsSync(icd)) {
   // eslint-disable-next-line no-console
@@ -21,10 +29,14 @@ if (!fs.existsSync(icd)) {
   describe.skip('McDropout on webgpu (no Vulkan ICD)', () => {
     it('needs a Vulkan ICD file', () => undefined);
   });
-} else if (!process.env.VK_ICD_FILENAMES) {
-  it('passes the WebGPU suite in a child jest with VK_ICD_FILENAMES set', () => {
+} else if (!process.env.VK_ICD_FILENAMES || !vulkanReachable) {
+  it('passes the WebGPU suite in a child jest with VK_ICD_FILENAMES (and a Vulkan loader) set', () => {
+    const env: Record<string, string | undefined> = { ...process.env, VK_ICD_FILENAMES: icd };
+    if (!vulkanReachable && fs.existsSync(`${CHROMIUM_LIB_DIR}/libvulkan.so.1`)) {
+      env.LD_LIBRARY_PATH = libraryPath ? `${CHROMIUM_LIB_DIR}:${libraryPath}` : CHROMIUM_LIB_DIR;
+    }
     const result = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), '--ci', '--runTestsByPath', __filename], {
-      env: { ...process.env, VK_ICD_FILENAMES: icd },
+      env,
       encoding: 'utf8',
       timeout: 300000
     });
