@@ -41,15 +41,16 @@ demo: build
 	@echo "Open http://127.0.0.1:$(PORT)/lab (token printed below)"
 	cd $(DEMO_DIR) && ../$(JUPYTER) lab --no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.allow_root=True
 
+# Debian's chromium for Galata, and its SwiftShader Vulkan (with libvulkan1) for WebGPU tests.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && dpkg -s libvulkan1; } >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium libvulkan1; }
 
 test: chromium build test-js test-py test-wheel test-ui
 
-test-js: node
-	npx jest --ci
+test-js: node chromium
+	VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json npx jest --ci
 
 test-py: venv
 	PYTHONPATH=$(abspath .) $(PY) -m pytest -q tests
