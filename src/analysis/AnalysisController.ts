@@ -151,9 +151,14 @@ export class AnalysisController {
           this._heatLayer?.batchDraw();
         }
       });
+      // Show and rank only analysed tissue, not the glass around it.
+      const onTissue = new Uint8Array(result.covered.length);
+      for (let i = 0; i < onTissue.length; i++) {
+        onTissue[i] = result.covered[i] & result.tissue[i];
+      }
       canvas.width = result.maps.width;
       canvas.height = result.maps.height;
-      drawMaps(canvas, result.maps, which, 0, 0, result.covered);
+      drawMaps(canvas, result.maps, which, 0, 0, onTissue);
       this._heatLayer.batchDraw();
       this._result = result;
       const { rankPatches } = await import('../uncertainty');
@@ -164,7 +169,7 @@ export class AnalysisController {
         origin: { x: region.x, y: region.y },
         scale: result.scale,
         foregroundClass: meta.foregroundClass,
-        covered: result.covered,
+        covered: onTissue,
         idPrefix: PathExt.basename(panel.path).replace(/[^A-Za-z0-9_.-]/g, '_') + '-'
       });
       this._summary = {

@@ -33,6 +33,12 @@ export interface RegionResult {
   maps: UncertaintyMaps;
   /** 1 where some analysed tile covered the pixel; 0 = background, not analysed. */
   covered: Uint8Array;
+  /**
+   * Pixel-level tissue mask on the map grid (1 = tissue), from the coarse
+   * mask or each tile's own pixels; glass inside analysed tiles is 0. The UI
+   * uses it so neither the heatmap nor the suggestions dwell on empty glass.
+   */
+  tissue: Uint8Array;
   tiles: RegionTile[];
   /** Saturation threshold the tissue mask used. */
   tissueSaturationThreshold: number;
@@ -135,6 +141,8 @@ export async function analyzeRegion(
   });
 
   const blender = new MapBlender(mapW, mapH, engine.model.classes);
+  // Without a coarse mask, each analysed tile fills its part from its own pixels.
+  const tileTissue = mask ? null : new Uint8Array(mapW * mapH);
   const total = tiles.length;
   let done = 0;
   const todo: RegionTile[] = [];
@@ -169,6 +177,9 @@ export async function analyzeRegion(
         const m = tissueMask(data, P, P);
         threshold = m.threshold;
         t.tissueFraction = maskFraction(m, { x: 0, y: 0, width: P, height: P });
+        if (tileTissue) {
+          pasteMask(tileTissue, mapW, mapH, m, t.mapRect.x, t.mapRect.y);
+        }
       }
       patches.push({ width: P, height: P, channels: 4, data });
     }
@@ -189,5 +200,37 @@ export async function analyzeRegion(
     options.onProgress?.({ done, total });
   }
   const { maps, covered } = blender.result();
-  return { region: { ...region }, level, scale, maps, covered, tiles, tissueSaturationThreshold: threshold };
+  let tissue: Uint8Array;
+  if (mask) {
+    tissue = sampleMask(mask, mapW, mapH, scale / maskDs);
+  } else if (tissueThreshold > 0 && tileTissue) {
+    tissue = tileTissue;
+  } else {
+    tissue = new Uint8Array(mapW * mapH).fill(1);
+  }
+  return { region: { ...region }, level, scale, maps, covered, tissue, tiles, tissueSaturationThreshold: threshold };
+}
+
+/** OR a tile's mask (P x P, map resolution) into the region grid at (x0, y0). */
+function pasteMask(dst: Uint8Array, w: number, h: number, m: TissueMask, x0: number, y0: number): void {
+  for (let y = 0; y < m.height && y0 + y < h; y++) {
+    for (let x = 0; x < m.width && x0 + x < w; x++) {
+      if (m.mask[y * m.width + x]) {
+        dst[(y0 + y) * w + x0 + x] = 1;
+      }
+    }
+  }
+}
+
+/** Nearest-neighbour lookup of a coarse mask for each map pixel; `k` = mask px per map px. */
+function sampleMask(m: TissueMask, w: number, h: number, k: number): Uint8Array {
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const my = Math.min(m.height - 1, Math.floor((y + 0.5) * k));
+    for (let x = 0; x < w; x++) {
+      const mx = Math.min(m.width - 1, Math.floor((x + 0.5) * k));
+      out[y * w + x] = m.mask[my * m.width + mx];
+    }
+  }
+  return out;
 }

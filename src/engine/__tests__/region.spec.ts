@@ -107,6 +107,12 @@ describe('analyzeRegion', () => {
     const px = 60 * W + 150;
     expect(result.covered[px]).toBe(1);
     expect(result.maps.meanProb[px * 2] + result.maps.meanProb[px * 2 + 1]).toBeCloseTo(1, 5);
+    // The pixel tissue mask (from level 1) splits glass and tissue at x = 80,
+    // also inside analysed tiles that straddle the edge.
+    expect(result.tissue).toHaveLength(W * H);
+    for (const x of [0, 40, 70, 90, 150, 190]) {
+      expect(result.tissue[60 * W + x]).toBe(x >= 80 ? 1 : 0);
+    }
     // The mask came from level 1; no level-0 read touched only glass.
     expect(slide.reads.filter(r => r.level === 1)).toHaveLength(1);
     const level0Reads = slide.reads.filter(r => r.level === 0);
@@ -125,6 +131,10 @@ describe('analyzeRegion', () => {
     expect(result.tiles).toHaveLength(12);
     expect(result.tiles.map(t => t.analyzed)).toEqual([false, false, false, true, true, true, false, false, false, true, true, true]);
     expect(result.tiles.map(t => t.tissueFraction)).toEqual(result.tiles.map(t => (t.mapRect.x >= 48 ? 1 : 0)));
+    // Each analysed tile contributed its own pixel mask; skipped glass stays 0.
+    for (const x of [5, 40, 50, 90]) {
+      expect(result.tissue[10 * W + x]).toBe(x >= 48 ? 1 : 0);
+    }
     engine.model.dispose();
   });
 
