@@ -77,6 +77,17 @@ def gain_table(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def class_table(result: Dict[str, Any]) -> str:
+    """Mean gland / background Dice per strategy and K."""
+    fg, bg = summarise(result, "dice_fg"), summarise(result, "dice_bg")
+    ks = ks_of(result)
+    lines = ["| strategy | " + " | ".join(f"K = {k}: gland / background" for k in ks) + " |", "| --- |" + " --- |" * len(ks)]
+    for strat in strategies_of(result):
+        cells = [f"{fg[(strat, k)]['mean']:.3f} / {bg[(strat, k)]['mean']:.3f}" if (strat, k) in fg else "–" for k in ks]
+        lines.append(f"| {LABELS.get(strat, strat)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def picked_table(result: Dict[str, Any]) -> str:
     """What each strategy picked: share of the picked pixels the starting model got wrong."""
     rows = [r for r in result["results"] if int(r["k"]) > 0 and "picked_error_rate" in r]
@@ -117,7 +128,7 @@ def plot(result: Dict[str, Any], png: Path) -> None:
         ax.plot(xs, m, marker="o", color=c, label=LABELS.get(strat, strat), linestyle="--" if strat == "random" else "-")
         ax.fill_between(xs, m - sd, m + sd, color=c, alpha=0.15)
     setup = result.get("setup", {})
-    n_seeds = len(setup.get("seeds", [])) or len({r["seed"] for r in result["results"]})
+    n_seeds = len({r["seed"] for r in result["results"]})
     ax.set_xlabel(f"corrected patches K ({setup.get('patch_size', '?')} px each)")
     ax.set_ylabel("test Dice (mean of background and gland)")
     ax.set_xticks(ks)
@@ -146,6 +157,10 @@ def results_markdown(result: Dict[str, Any]) -> str:
         "Gain over random at the same seed (mean of the per-seed differences; wins = seeds where the guided strategy scored higher):",
         "",
         gain_table(result),
+        "",
+        "Per class (mean over seeds):",
+        "",
+        class_table(result),
         "",
         "What was picked (mean over seeds): share of the corrected pixels that the starting model had wrong, "
         "share of gland pixels, distinct tiles:",
