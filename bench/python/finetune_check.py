@@ -4,8 +4,8 @@
 
 Target-dev cases are split in two: the pool (patches to "correct" with their
 ground truth, ranked by MC-dropout entropy as in UGA) and held-out test cases.
-Compares, side by side on the same patches, fine-tuning with BatchNorm
-statistics frozen vs updated, with replay of source-train. Ends with one
+Compares, side by side on the same patches, fine-tuning settings (BatchNorm
+statistics frozen or updated, learning rate), with replay of source-train. Ends with one
 key=value line.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--configs", default="frozen:5e-4,updated:5e-4", help="comma list of bn:lr with bn in frozen|updated")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     root = ebhi.ebhi_root(args.data)
@@ -64,18 +65,18 @@ def main() -> None:
     before = dice_summary(predict_probs(model, tx, norm).argmax(-1), ty)
     print(f"held-out target-dev ({len(test)} tiles) before: {before}")
     out = {}
-    for freeze in (True, False):
-        t = time.time()
-        tuned = finetune(model, corr, replay=replay, steps=args.steps, seed=args.seed, freeze_bn=freeze, export=False)
-        secs = time.time() - t
+    for spec in args.configs.split(","):
+        bn, lr = spec.split(":")
+        t, c = time.time(), time.process_time()
+        tuned = finetune(model, corr, replay=replay, steps=args.steps, lr=float(lr), seed=args.seed, freeze_bn=bn == "frozen", export=False)
+        secs, cpu = time.time() - t, time.process_time() - c
         after = dice_summary(predict_probs(tuned, tx, norm).argmax(-1), ty)
-        out[freeze] = (secs, after)
-        print(f"freeze_bn={freeze}: {secs:.1f}s for {args.steps} steps on {len(order)} patches; after: {after}")
+        out[spec] = (secs, cpu, after)
+        print(f"bn={bn} lr={lr}: {secs:.1f}s wall, {cpu:.1f}s CPU for {args.steps} steps on {len(order)} patches; after: {after}")
     print(f"(replay folder loaded once in {replay_s:.1f}s, cached for later calls)")
     print(
         f"patches={len(order)} steps={args.steps} dice_mean_before={before['dice_mean']:.4f} "
-        f"dice_mean_after_frozen_bn={out[True][1]['dice_mean']:.4f} dice_mean_after_updated_bn={out[False][1]['dice_mean']:.4f} "
-        f"seconds_frozen_bn={out[True][0]:.1f} seconds_updated_bn={out[False][0]:.1f}"
+        + " ".join(f"dice_mean_after[{k}]={v[2]['dice_mean']:.4f} wall_s[{k}]={v[0]:.1f} cpu_s[{k}]={v[1]:.1f}" for k, v in out.items())
     )
 
 
