@@ -71,7 +71,7 @@ def finetune(
     corrections: Union[Corrections, str, os.PathLike],
     replay: Union[None, str, os.PathLike, Tuple[np.ndarray, np.ndarray]] = None,
     steps: int = 40,
-    lr: float = 5e-4,
+    lr: float = 1e-4,
     replay_ratio: float = 0.5,
     seed: int = 0,
     batch_size: int = 8,
