@@ -2,7 +2,7 @@
 
     from jupyterlab_uga.finetune import finetune
     model = finetune("jupyterlab_uga/default_model", "slides/X.svs.uga",
-                     replay="../shared/data/ebhi-seg/source-train", steps=40)
+                     replay="../shared/data/ebhi-seg/source-train", steps=30)
 
 Each step draws a batch mixing corrected patches (pixels labelled 255 are
 ignored) with a ``replay_ratio`` share of source tiles, so the model adapts to
@@ -70,12 +70,12 @@ def finetune(
     model: Any,
     corrections: Union[Corrections, str, os.PathLike],
     replay: Union[None, str, os.PathLike, Tuple[np.ndarray, np.ndarray]] = None,
-    steps: int = 40,
+    steps: int = 30,
     lr: float = 1e-4,
     replay_ratio: float = 0.5,
     seed: int = 0,
     batch_size: int = 8,
-    crop: Optional[int] = 160,
+    crop: Optional[int] = 128,
     freeze_bn: bool = False,
     export: bool = True,
     version: Optional[str] = None,

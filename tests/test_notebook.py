@@ -20,7 +20,7 @@ def test_training_loop_notebook_runs(repo_root, ebhi_dir, torch_mod, monkeypatch
 
         install(prefix=os.environ.get("VIRTUAL_ENV") or __import__("sys").prefix)
     monkeypatch.setenv("UGA_DATA", str(ebhi_dir.parent))
-    # keep the test short; the notebook defaults to 40 steps, a pool of 40 and 48 test tiles
+    # keep the test short; the notebook defaults to 30 steps, a pool of 40 and 48 test tiles
     monkeypatch.setenv("UGA_FT_STEPS", "6")
     monkeypatch.setenv("UGA_POOL", "16")
     monkeypatch.setenv("UGA_TEST_TILES", "16")

@@ -37,6 +37,7 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=60)
     p.add_argument("--test", type=int, default=80)
     p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--crop", type=int, default=160)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--configs", default="frozen:5e-4,updated:5e-4", help="comma list of bn:lr with bn in frozen|updated")
@@ -68,14 +69,14 @@ def main() -> None:
     for spec in args.configs.split(","):
         bn, lr = spec.split(":")
         t, c = time.time(), time.process_time()
-        tuned = finetune(model, corr, replay=replay, steps=args.steps, lr=float(lr), seed=args.seed, freeze_bn=bn == "frozen", export=False)
+        tuned = finetune(model, corr, replay=replay, steps=args.steps, crop=args.crop, lr=float(lr), seed=args.seed, freeze_bn=bn == "frozen", export=False)
         secs, cpu = time.time() - t, time.process_time() - c
         after = dice_summary(predict_probs(tuned, tx, norm).argmax(-1), ty)
         out[spec] = (secs, cpu, after)
         print(f"bn={bn} lr={lr}: {secs:.1f}s wall, {cpu:.1f}s CPU for {args.steps} steps on {len(order)} patches; after: {after}")
     print(f"(replay folder loaded once in {replay_s:.1f}s, cached for later calls)")
     print(
-        f"patches={len(order)} steps={args.steps} dice_mean_before={before['dice_mean']:.4f} "
+        f"patches={len(order)} steps={args.steps} crop={args.crop} dice_mean_before={before['dice_mean']:.4f} "
         + " ".join(f"dice_mean_after[{k}]={v[2]['dice_mean']:.4f} wall_s[{k}]={v[0]:.1f} cpu_s[{k}]={v[1]:.1f}" for k, v in out.items())
     )
 
