@@ -144,13 +144,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--top-fraction", type=float, default=0.1, help="uga_score's q")
     p.add_argument("--split-seed", type=int, default=2024)
     p.add_argument("--pool-fraction", type=float, default=0.5, help="share of target-dev cases in the pool")
-    p.add_argument("--pool-limit", type=int, default=None, help="use at most N pool tiles")
-    p.add_argument("--test-limit", type=int, default=None, help="use at most N test tiles")
-    p.add_argument("--steps", type=int, default=40, help="fine-tuning steps")
+    p.add_argument("--pool-limit", type=int, default=120, help="use at most N pool tiles (0 = all)")
+    p.add_argument("--test-limit", type=int, default=120, help="use at most N test tiles (0 = all)")
+    p.add_argument("--steps", type=int, default=20, help="fine-tuning steps")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--replay-ratio", type=float, default=0.5)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--crop", type=int, default=128, help="random training crop (multiple of 8; 0 = whole tile)")
+    p.add_argument("--crop", type=int, default=96, help="random training crop (multiple of 8; 0 = whole tile)")
     p.add_argument("--train", choices=("all", "decoder"), default="decoder",
                    help="what fine-tuning updates: every layer, or the decoder and head only (encoder frozen: cheaper backward)")
     p.add_argument("--replay-limit", type=int, default=None, help="use at most N source-train tiles for replay")
@@ -164,10 +164,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         args.seeds = min(args.seeds, 2)
         args.k = "0,5,10" if args.k == "0,5,10,20" else args.k
         args.samples = min(args.samples, 10)
-        args.pool_limit = args.pool_limit or 64
-        args.test_limit = args.test_limit or 64
+        args.pool_limit = min(args.pool_limit or 64, 64)
+        args.test_limit = min(args.test_limit or 64, 64)
         args.replay_limit = args.replay_limit or 200
-        args.steps = min(args.steps, 30)
+        args.steps = min(args.steps, 20)
+    args.pool_limit = args.pool_limit or None
+    args.test_limit = args.test_limit or None
     return args
 
 
