@@ -1,6 +1,7 @@
 import { Widget } from '@lumino/widgets';
 import { Message } from '@lumino/messaging';
 import { Signal, ISignal } from '@lumino/signaling';
+import { PromiseDelegate } from '@lumino/coreutils';
 import { PathExt, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
@@ -267,7 +268,7 @@ export class SlidePanel extends Widget {
   private _status: SlidePanelStatus = 'loading';
   private _statusChangedSignal = new Signal<this, SlidePanelStatus>(this);
   private _openAbort = new AbortController();
-  private _ready = new Private.Deferred();
+  private _ready = Private.settledLater();
 }
 
 export namespace SlidePanel {
@@ -279,17 +280,10 @@ export namespace SlidePanel {
 }
 
 namespace Private {
-  export class Deferred {
-    constructor() {
-      this.promise = new Promise<void>((resolve, reject) => {
-        this.resolve = resolve;
-        this.reject = reject;
-      });
-      // The panel shows errors itself; nobody has to await `ready`.
-      this.promise.catch(() => undefined);
-    }
-    promise: Promise<void>;
-    resolve!: () => void;
-    reject!: (e: unknown) => void;
+  /** A deferred whose rejection is never "unhandled": the panel shows errors itself. */
+  export function settledLater(): PromiseDelegate<void> {
+    const d = new PromiseDelegate<void>();
+    d.promise.catch(() => undefined);
+    return d;
   }
 }
