@@ -15,7 +15,6 @@
  *   "strategies": ["entropy", "mutual_information", "uga_score", "random"],
  *   "randomSeeds": [0, 1, 2, 3, 4],          // 'random' gets one ranking per seed
  *   "count": 20,                             // patches kept per ranking
- *   "topFraction": 0.1,                      // uga_score's q
  *   "backend": "wasm"
  * }
  *
@@ -42,7 +41,6 @@ interface Job {
   strategies: ScoreStrategy[];
   randomSeeds: number[];
   count: number;
-  topFraction?: number;
   backend?: BackendName;
   /** Tiles per engine call. */
   chunk?: number;
@@ -118,7 +116,7 @@ async function main(): Promise<void> {
         }
         pooled.set(key, all);
       };
-      const common = { patchSize: size, stride, count: perTile, foregroundClass: model.metadata.foregroundClass, topFraction: job.topFraction };
+      const common = { patchSize: size, stride, count: perTile, foregroundClass: model.metadata.foregroundClass };
       for (const strategy of guided) {
         add(strategy, rankPatches(m, { ...common, strategy }));
       }

@@ -141,7 +141,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--samples", type=int, default=20, help="MC-dropout samples T")
     p.add_argument("--patch-size", type=int, default=112, help="corrected patch side (224 = whole tile)")
-    p.add_argument("--top-fraction", type=float, default=0.1, help="uga_score's q")
     p.add_argument("--split-seed", type=int, default=2024)
     p.add_argument("--pool-fraction", type=float, default=0.5, help="share of target-dev cases in the pool")
     p.add_argument("--pool-limit", type=int, default=120, help="use at most N pool tiles (0 = all)")
@@ -240,7 +239,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "strategies": strategies,
         "randomSeeds": seeds,
         "count": k_max,
-        "topFraction": args.top_fraction,
         "backend": "wasm",
     }
     engine = run_engine(job, work) if k_max > 0 else {"rankings": {}, "seconds": 0.0, "samples": args.samples}
@@ -276,7 +274,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                 "engine": {"backend": engine.get("backend"), "samples": engine.get("samples"), "cachesPrefix": engine.get("cachesPrefix"),
                            "seconds": round(engine_seconds, 1)},
                 "patch_size": args.patch_size,
-                "top_fraction": args.top_fraction,
                 "finetune": {"steps": args.steps, "lr": args.lr, "replay_ratio": args.replay_ratio, "batch_size": args.batch_size,
                              "replay_tiles": len(replay[0]), "crop": args.crop or None, "freeze_bn": True,
                              "train": args.train},

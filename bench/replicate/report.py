@@ -15,7 +15,7 @@ import numpy as np
 
 ORDER = ("uga_score", "entropy", "mutual_information", "random")
 LABELS = {
-    "uga_score": "UGA score (top-10% entropy)",
+    "uga_score": "UGA score (fg-weighted entropy)",
     "entropy": "mean entropy",
     "mutual_information": "mean mutual information",
     "random": "random",
