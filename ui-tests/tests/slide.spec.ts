@@ -240,3 +240,19 @@ test('commands are in the palette under Slide', async ({ page }) => {
   }
   void galata;
 });
+
+test('settings are in the Settings Editor and reach open panels', async ({ page, tmpPath }) => {
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('settingeditor:open', { query: 'Slide viewer' }));
+  await expect(page.getByText('Slide viewer (UGA)').first()).toBeVisible({ timeout: 30000 });
+
+  // A changed setting applies to a panel that is already open.
+  await page.contents.uploadFile(SAMPLE, `${tmpPath}/s.svs`);
+  await page.evaluate(p => (window as any).jupyterapp.commands.execute('uga:open-slide', { path: p }), `${tmpPath}/s.svs`);
+  const panel = page.locator(`.jp-MainAreaWidget:not(.lm-mod-hidden) ${PANEL}`);
+  await expect(panel).toHaveAttribute('data-uga-status', 'ready', { timeout: 60000 });
+  await expect(panel.locator('.jp-uga-SlideViewer-overview')).toBeVisible();
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('uga:toggle-overview'));
+  await expect(panel.locator('.jp-uga-SlideViewer-overview')).toBeHidden();
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('uga:toggle-overview'));
+  await expect(panel.locator('.jp-uga-SlideViewer-overview')).toBeVisible();
+});
