@@ -367,6 +367,8 @@ export class SlideViewer {
 
   private _checkSettled(): void {
     if (this._inflight.size === 0 && this._queue.length === 0) {
+      // batchDraw waits for the next frame: draw now so "settled" means "on screen".
+      this._tileLayer.draw();
       this._viewSettled.emit();
     }
   }
