@@ -98,6 +98,7 @@ export class AnalysisController {
     this._setState('running');
     this._showProgress(0, 'Preparing…');
     const started = performance.now();
+    let engine: { dispose(): void } | null = null;
     try {
       const modelUrl = settings.modelPath ? panel.fileUrl(settings.modelPath) : '';
       const handle = await this._service.acquire(
@@ -110,6 +111,7 @@ export class AnalysisController {
         },
         text => this._showProgress(0, text)
       );
+      engine = handle.engine;
       signal.throwIfAborted();
       const meta = handle.model.metadata;
       const engineModule = await import('../engine');
@@ -181,7 +183,6 @@ export class AnalysisController {
         seconds: (performance.now() - started) / 1000,
         suggestions
       };
-      handle.engine.dispose();
       this._drawSuggestions(suggestions);
       this._hideProgress();
       this._setMessage(
@@ -203,6 +204,8 @@ export class AnalysisController {
         this._clearLayers();
         this._setState('error');
       }
+    } finally {
+      engine?.dispose();
     }
   }
 

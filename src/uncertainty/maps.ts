@@ -59,6 +59,21 @@ function clamp01(v: number): number {
  * Maps from moments. Entropy and MI are divided by log(C) so that 1 means
  * "uniform over classes" whatever C is; for C = 1 both are 0.
  */
+/** All-zero maps of a given size (to be filled by blending or cropping). */
+export function emptyMaps(width: number, height: number, classes: number, samples: number): UncertaintyMaps {
+  const n = width * height;
+  return {
+    width,
+    height,
+    classes,
+    meanProb: new Float32Array(n * classes),
+    entropy: new Float32Array(n),
+    mutualInformation: new Float32Array(n),
+    std: new Float32Array(n * classes),
+    samples
+  };
+}
+
 export function mapsFromMoments(m: SampleMoments): UncertaintyMaps {
   const { width, height, classes } = m;
   const pixels = width * height;

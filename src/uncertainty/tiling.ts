@@ -2,7 +2,7 @@
  * Tiling a region into overlapping model patches and blending the per-patch
  * maps back without seams; tissue detection; resampling. Pure functions.
  */
-import { UncertaintyMaps } from './maps';
+import { UncertaintyMaps, emptyMaps } from './maps';
 
 export interface TileRect {
   x: number;
@@ -148,16 +148,7 @@ export class MapBlender {
   result(): { maps: UncertaintyMaps; covered: Uint8Array } {
     const n = this.width * this.height;
     const C = this.classes;
-    const maps: UncertaintyMaps = {
-      width: this.width,
-      height: this.height,
-      classes: C,
-      meanProb: new Float32Array(n * C),
-      entropy: new Float32Array(n),
-      mutualInformation: new Float32Array(n),
-      std: new Float32Array(n * C),
-      samples: this.samples
-    };
+    const maps = emptyMaps(this.width, this.height, C, this.samples);
     const covered = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const wt = this.weight[i];
@@ -180,17 +171,7 @@ export class MapBlender {
 /** Copy a window of a map (tiles of a known map, for tests and cropping suggestions). */
 export function cropMaps(maps: UncertaintyMaps, rect: TileRect): UncertaintyMaps {
   const C = maps.classes;
-  const n = rect.width * rect.height;
-  const out: UncertaintyMaps = {
-    width: rect.width,
-    height: rect.height,
-    classes: C,
-    meanProb: new Float32Array(n * C),
-    entropy: new Float32Array(n),
-    mutualInformation: new Float32Array(n),
-    std: new Float32Array(n * C),
-    samples: maps.samples
-  };
+  const out = emptyMaps(rect.width, rect.height, C, maps.samples);
   for (let y = 0; y < rect.height; y++) {
     const sy = rect.y + y;
     if (sy < 0 || sy >= maps.height) {

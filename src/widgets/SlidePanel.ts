@@ -8,7 +8,7 @@ import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { openSlide } from '../slide/open';
 import { toSlideError } from '../slide/errors';
 import type { SlideSource } from '../slide/types';
-import { SlideViewer, ViewerStatus } from './SlideViewer';
+import { SlideViewer, SlideViewerOptions, ViewerStatus } from './SlideViewer';
 import { DEFAULT_SETTINGS, ISlideSettings } from '../tokens';
 
 export type SlidePanelStatus = 'loading' | 'ready' | 'error';
@@ -64,12 +64,17 @@ export class SlidePanel extends Widget {
 
   updateSettings(settings: Partial<ISlideSettings>): void {
     this._settings = { ...this._settings, ...settings };
-    this._viewer?.setOptions({
-      cacheBytes: this._settings.tileCacheMB * 1024 * 1024,
-      maxConcurrentRequests: this._settings.maxConcurrentRequests,
-      showOverview: this._settings.showOverview,
-      showScaleBar: this._settings.showScaleBar
-    });
+    this._viewer?.setOptions(this._viewerOptions());
+  }
+
+  private _viewerOptions(): SlideViewerOptions {
+    const s = this._settings;
+    return {
+      cacheBytes: s.tileCacheMB * 1024 * 1024,
+      maxConcurrentRequests: s.maxConcurrentRequests,
+      showOverview: s.showOverview,
+      showScaleBar: s.showScaleBar
+    };
   }
 
   get settings(): ISlideSettings {
@@ -113,6 +118,7 @@ export class SlidePanel extends Widget {
 
   private async _open(): Promise<void> {
     const name = PathExt.basename(this._context.path);
+    // The viewer keeps the decoded-tile cache; the source needs none of its own.
     const source = await openSlide(this.fileUrl(), {
       name,
       fetch: this.serverFetch,
@@ -124,12 +130,7 @@ export class SlidePanel extends Widget {
       return;
     }
     this._source = source;
-    this._viewer = new SlideViewer(this._viewerHost, source, {
-      cacheBytes: this._settings.tileCacheMB * 1024 * 1024,
-      maxConcurrentRequests: this._settings.maxConcurrentRequests,
-      showOverview: this._settings.showOverview,
-      showScaleBar: this._settings.showScaleBar
-    });
+    this._viewer = new SlideViewer(this._viewerHost, source, this._viewerOptions());
     this._viewer.statusChanged.connect(this._onViewerStatus, this);
     let firstTileError: unknown = null;
     this._viewer.tileFailed.connect((_, err) => {

@@ -139,6 +139,8 @@ export class SlideViewer {
     const width = Math.max(1, this._host.clientWidth);
     const height = Math.max(1, this._host.clientHeight);
     const first = !this._sized;
+    this._overviewStroke =
+      getComputedStyle(this._overview).getPropertyValue('--jp-brand-color1').trim() || '#1976d2';
     this._stage.size({ width, height });
     this._sized = true;
     if (first) {
@@ -229,7 +231,7 @@ export class SlideViewer {
     } else if (coarse.length > MAX_TILES_PER_VIEW) {
       message = 'This image has no low-resolution level: zoom in to view it';
     }
-    this._placeTiles(wanted, level, coarsest);
+    this._placeTiles(wanted, coarsest);
     this._drawScaleBar();
     this._drawOverview();
     this._notice.textContent = message;
@@ -277,7 +279,7 @@ export class SlideViewer {
     }
   }
 
-  private _placeTiles(wanted: TileRef[], level: number, coarsest: number): void {
+  private _placeTiles(wanted: TileRef[], coarsest: number): void {
     const keys = new Set<string>();
     this._queue = [];
     for (const tile of wanted) {
@@ -323,7 +325,6 @@ export class SlideViewer {
       return da - db;
     });
     this._pump();
-    void level;
   }
 
   private _pump(): void {
@@ -333,8 +334,8 @@ export class SlideViewer {
       if (this._inflight.has(key) || this._cache.has(key)) {
         continue;
       }
-      const p = this._loadTile(tile, key);
-      this._inflight.set(key, p);
+      this._inflight.add(key);
+      void this._loadTile(tile, key);
     }
     this._setStatus({ tilesLoading: this._inflight.size + this._queue.length });
   }
@@ -419,7 +420,7 @@ export class SlideViewer {
       }
     }
     const vp = viewportOf(this._view, this._viewSize());
-    ctx.strokeStyle = getComputedStyle(this._overview).getPropertyValue('--jp-brand-color1') || '#1976d2';
+    ctx.strokeStyle = this._overviewStroke;
     ctx.lineWidth = 2;
     ctx.strokeRect(vp.x * k, vp.y * k, vp.width * k, vp.height * k);
   }
@@ -494,7 +495,7 @@ export class SlideViewer {
   private _fineGroup: Konva.Group;
   private _overlays: Konva.Layer[] = [];
   private _nodes = new Map<string, Konva.Image>();
-  private _inflight = new Map<string, Promise<void>>();
+  private _inflight = new Set<string>();
   private _failed = new Set<string>();
   private _queue: TileRef[] = [];
   private _abort = new AbortController();
@@ -506,6 +507,7 @@ export class SlideViewer {
   private _scaleBar: HTMLDivElement;
   private _overview: HTMLCanvasElement;
   private _notice: HTMLDivElement;
+  private _overviewStroke = '#1976d2';
   private _resizeObserver: ResizeObserver | null = null;
   private _status: ViewerStatus = {
     level: 0,
