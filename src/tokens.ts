@@ -177,3 +177,28 @@ export interface ICorrectionsStore {
   saveError(id: string): string | null;
   readonly changed: ISignal<ICorrectionsStore, CorrectionsChange>;
 }
+
+/** What a panel asks the engine service for. */
+export interface EngineRequest {
+  backend: BackendName | 'auto';
+  /** URL of a model.json; empty = the default model shipped with the extension. */
+  modelUrl: string;
+  /** Fetch for workspace models (authenticated); the default model is a static file. */
+  fetchFunc?: typeof fetch;
+  samples: number;
+}
+
+/** A panel's hold on a loaded model and engine; release() when done with it. */
+export interface IEngineLease {
+  readonly engine: IUncertaintyEngine;
+  readonly backend: BackendName;
+  /** One line for the UI: why this backend (e.g. "auto: WebGPU adapter is SwiftShader (software), WASM 2.1x faster than CPU"). */
+  readonly backendReason: string;
+  readonly modelUrl: string;
+  release(): void;
+}
+
+/** One per page: backends start once, models are shared by key and reference-counted. */
+export interface IEngineService {
+  acquire(request: EngineRequest, onStage?: (text: string) => void): Promise<IEngineLease>;
+}
