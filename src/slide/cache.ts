@@ -1,77 +1,90 @@
 /**
  * Least-recently-used cache bounded by a byte budget (not an entry count):
  * decoded tiles differ a lot in size (edge tiles, levels of PNG slides).
+ * A thin adapter over `lru-cache` that adds a changeable budget and an
+ * `onEvict` hook, so that tiles holding GPU memory (ImageBitmap) are closed
+ * when they leave the cache instead of waiting for garbage collection.
  */
-export class LruCache<V> {
-  private readonly entries = new Map<string, { value: V; bytes: number }>();
-  private totalBytes = 0;
-  private cap: number;
+import { LRUCache } from 'lru-cache';
 
-  constructor(maxBytes: number) {
-    this.cap = Math.max(0, maxBytes);
+export class LruCache<V extends {}> {
+  constructor(maxBytes: number, onEvict?: (value: V, key: string) => void) {
+    this._onEvict = onEvict;
+    this._cache = this._make(maxBytes);
   }
 
   get maxBytes(): number {
-    return this.cap;
+    return this._cap;
   }
 
-  /** Lowering the cap evicts at once. */
+  /** Lowering the cap evicts at once (least recently used first). */
   set maxBytes(value: number) {
-    this.cap = Math.max(0, value);
-    this.evict();
+    // Least recently used first, so re-inserting keeps the order.
+    const old: [string, V, number][] = [];
+    for (const k of this._cache?.rkeys() ?? []) {
+      old.push([k, this._cache!.peek(k)!, this._sizes.get(k) ?? 0]);
+    }
+    this._sizes.clear();
+    this._cache = this._make(value);
+    for (const [key, v, size] of old) {
+      this.set(key, v, size);
+    }
   }
 
   get bytes(): number {
-    return this.totalBytes;
+    return this._cache?.calculatedSize ?? 0;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this._cache?.size ?? 0;
   }
 
   get(key: string): V | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) {
-      return undefined;
-    }
-    // Map keeps insertion order: re-insert to mark as most recently used.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return entry.value;
+    return this._cache?.get(key);
   }
 
   has(key: string): boolean {
-    return this.entries.has(key);
+    return this._cache?.has(key) ?? false;
   }
 
   /** Values larger than the whole budget are not stored at all. */
   set(key: string, value: V, bytes: number): void {
     this.delete(key);
-    if (bytes > this.cap || bytes < 0) {
+    if (!this._cache || bytes > this._cap || bytes < 0) {
+      this._onEvict?.(value, key);
       return;
     }
-    this.entries.set(key, { value, bytes });
-    this.totalBytes += bytes;
-    this.evict();
+    this._sizes.set(key, bytes);
+    this._cache.set(key, value, { size: Math.max(1, Math.round(bytes)) });
   }
 
   delete(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry) {
-      this.entries.delete(key);
-      this.totalBytes -= entry.bytes;
-    }
+    this._cache?.delete(key);
   }
 
   clear(): void {
-    this.entries.clear();
-    this.totalBytes = 0;
+    this._cache?.clear();
   }
 
-  private evict(): void {
-    while (this.totalBytes > this.cap && this.entries.size > 0) {
-      const oldest = this.entries.keys().next().value as string;
-      this.delete(oldest);
+  private _make(maxBytes: number): LRUCache<string, V> | null {
+    this._cap = Math.max(0, maxBytes);
+    if (this._cap < 1) {
+      return null;
     }
+    return new LRUCache<string, V>({
+      maxSize: Math.floor(this._cap),
+      dispose: (value, key, reason) => {
+        this._sizes.delete(key);
+        // 'set' = replaced by a new value for the same key: the old one is evicted too.
+        if (reason === 'evict' || reason === 'delete' || reason === 'set') {
+          this._onEvict?.(value, key);
+        }
+      }
+    });
   }
+
+  private _cap = 0;
+  private _cache: LRUCache<string, V> | null;
+  private _sizes = new Map<string, number>();
+  private _onEvict?: (value: V, key: string) => void;
 }

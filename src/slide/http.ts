@@ -47,21 +47,10 @@ const DEFAULT_BLOCK_SIZE = 16 * 1024;
 const DEFAULT_MAX_WHOLE_FILE = 64 * 1024 * 1024;
 const DEFAULT_BLOCK_CACHE_BYTES = 16 * 1024 * 1024;
 
-/** Run `fn` with a signal that fires when any of `signals` fires. */
+/** One signal that fires when any of `signals` fires (none given: undefined). */
 function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const present = signals.filter((s): s is AbortSignal => !!s);
-  if (present.length <= 1) {
-    return present[0];
-  }
-  const controller = new AbortController();
-  for (const s of present) {
-    if (s.aborted) {
-      controller.abort(s.reason);
-      break;
-    }
-    s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
-  }
-  return controller.signal;
+  return present.length <= 1 ? present[0] : AbortSignal.any(present);
 }
 
 /** `p`, or an 'aborted' rejection as soon as `signal` fires. */

@@ -52,7 +52,14 @@ export class SlideViewer {
     this._host = host;
     this._source = source;
     this._options = options;
-    this._cache = new LruCache<TileImage>(options.cacheBytes);
+    // Evicted bitmaps are closed (GPU memory), unless a node on screen still draws them.
+    this._cache = new LruCache<TileImage>(options.cacheBytes, (image, key) => {
+      if (this._nodes.get(key)?.image() === image) {
+        this._evictedOnScreen.set(key, image);
+      } else {
+        closeImage(image);
+      }
+    });
 
     this._stageHost = document.createElement('div');
     this._stageHost.className = 'jp-uga-SlideViewer-stage';
@@ -255,7 +262,11 @@ export class SlideViewer {
     this._abort.abort();
     this._resizeObserver?.disconnect();
     this._stage.destroy();
+    this._nodes.clear();
     this._cache.clear();
+    for (const key of [...this._evictedOnScreen.keys()]) {
+      this._releaseEvicted(key);
+    }
     Signal.clearData(this);
   }
 
@@ -310,6 +321,7 @@ export class SlideViewer {
       if (!keys.has(key)) {
         node.destroy();
         this._nodes.delete(key);
+        this._releaseEvicted(key);
       }
     }
     // Centre tiles first, coarse before fine so something shows at once.
@@ -363,6 +375,15 @@ export class SlideViewer {
     }
     if (!this._disposed) {
       this.update();
+    }
+  }
+
+  /** Close a bitmap the cache dropped while its node was still on screen. */
+  private _releaseEvicted(key: string): void {
+    const image = this._evictedOnScreen.get(key);
+    if (image) {
+      this._evictedOnScreen.delete(key);
+      closeImage(image);
     }
   }
 
@@ -495,6 +516,7 @@ export class SlideViewer {
   private _fineGroup: Konva.Group;
   private _overlays: Konva.Layer[] = [];
   private _nodes = new Map<string, Konva.Image>();
+  private _evictedOnScreen = new Map<string, TileImage>();
   private _inflight = new Set<string>();
   private _failed = new Set<string>();
   private _queue: TileRef[] = [];
@@ -520,6 +542,12 @@ export class SlideViewer {
   private _statusChanged = new Signal<this, ViewerStatus>(this);
   private _viewSettled = new Signal<this, void>(this);
   private _tileFailed = new Signal<this, SlideError>(this);
+}
+
+function closeImage(image: TileImage): void {
+  if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
+    image.close();
+  }
 }
 
 function tileKey(t: { level: number; col: number; row: number }): string {

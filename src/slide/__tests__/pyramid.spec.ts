@@ -119,4 +119,22 @@ describe('LruCache', () => {
     none.set('a', 1, 1);
     expect(none.size).toBe(0);
   });
+  it('hands every value that leaves the cache to onEvict exactly once (tiles close their ImageBitmap)', () => {
+    const evicted: string[] = [];
+    const c = new LruCache<{ name: string }>(100, v => evicted.push(v.name));
+    c.set('a', { name: 'a' }, 40);
+    c.set('b', { name: 'b' }, 40);
+    c.set('c', { name: 'c' }, 40); // over budget: a goes
+    expect(evicted).toEqual(['a']);
+    c.set('b', { name: 'b2' }, 40); // replaced
+    expect(evicted).toEqual(['a', 'b']);
+    c.set('big', { name: 'big' }, 500); // never stored
+    expect(evicted).toEqual(['a', 'b', 'big']);
+    c.maxBytes = 40; // shrink: the least recent (c) goes, b2 stays
+    expect(evicted).toEqual(['a', 'b', 'big', 'c']);
+    expect(c.has('b')).toBe(true);
+    c.delete('b');
+    c.clear();
+    expect(evicted).toEqual(['a', 'b', 'big', 'c', 'b2']);
+  });
 });
