@@ -6,7 +6,8 @@
 import type { SlideSource } from '../slide/types';
 import { UncertaintyMaps } from '../uncertainty/maps';
 import { MapBlender, TileRect, TissueMask, maskFraction, planTiles, resampleRGBA, tissueMask } from '../uncertainty/tiling';
-import { McDropout, PatchPixels, abortError } from './mcdropout';
+import type { IUncertaintyEngine } from '../tokens';
+import { PatchPixels, abortError } from './mcdropout';
 
 export interface RegionTile {
   index: number;
@@ -80,7 +81,7 @@ const MAX_MASK_PIXELS = 16 * 1024 * 1024;
 export async function analyzeRegion(
   source: SlideSource,
   region: { x: number; y: number; width: number; height: number },
-  engine: McDropout,
+  engine: IUncertaintyEngine,
   options: AnalyzeRegionOptions = {}
 ): Promise<RegionResult> {
   const { signal } = options;
