@@ -390,18 +390,20 @@ export function suggestPatches(maps: UncertaintyMaps, options: SuggestOptions): 
       break;
     }
     case 'uga_code': {
-      const u = options.uncertainty === 'mutual_information' ? maps.mutualInformation : maps.entropy;
-      const total = sums(u, tissue ?? null);
-      const max = windowMax(u, tissue, width, height, xs, ys, size, size);
+      const raw = options.uncertainty === 'mutual_information' ? maps.mutualInformation : maps.entropy;
+      const total = sums(raw, tissue ?? null);
+      // Off-tissue pixels as -1 (u >= 0, thresholds >= 0): the inner loops then test one array (about 2x faster).
+      const u = tissue ? raw.map((v, i) => (tissue![i] ? v : -1)) : raw;
+      const max = windowMax(u, undefined, width, height, xs, ys, size, size);
       scores = new Float64Array(total.length);
       for (let j = 0; j < ys.length; j++) {
         for (let i = 0; i < nx; i++) {
           const k = j * nx + i;
-          if (max[k] === -Infinity || (tissueCount && !passes(tissueCount[k], validArea(j, i), minTissue))) {
+          if (max[k] < 0 || (tissueCount && !passes(tissueCount[k], validArea(j, i), minTissue))) {
             continue; // rejected below anyway: skip the expensive count
           }
           const v = validArea(j, i);
-          scores[k] = 100 * countAbove(u, width, v.x, v.y, v.x + v.width, v.y + v.height, 0.8 * max[k], tissue) + total[k];
+          scores[k] = 100 * countAbove(u, width, v.x, v.y, v.x + v.width, v.y + v.height, 0.8 * max[k]) + total[k];
         }
       }
       break;
