@@ -205,6 +205,29 @@ describe('CorrectionEditor widget', () => {
     // Rebinding updates the legend.
     commands.addKeyBinding({ command: EditorCommandIDs.fill, keys: ['G'], selector: '.jp-uga-CorrectionEditor' });
     expect(editor.node.querySelector('.jp-uga-CorrectionEditor-legend')!.textContent).toContain('F / G');
+    // The default shortcuts reach the commands from a keydown inside the editor.
+    const key = (k: string, keyCode: number, init: KeyboardEventInit = {}) => {
+      const ev = new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true, ...init });
+      Object.defineProperty(ev, 'keyCode', { value: keyCode });
+      stage.dispatchEvent(ev);
+      commands.processKeydownEvent(ev);
+    };
+    const before = editor.model.brushSize;
+    key('[', 219);
+    expect(editor.model.brushSize).toBeLessThan(before);
+    key(']', 221);
+    expect(editor.model.brushSize).toBe(before);
+    key('e', 69);
+    expect(editor.node.dataset.ugaTool).toBe('eraser');
+    pointer(stage, 'pointerdown', 120, 120);
+    pointer(stage, 'pointerup', 120, 120);
+    const depth = editor.model.history.undoDepth;
+    key('z', 90, { ctrlKey: true });
+    expect(editor.model.history.undoDepth).toBe(depth - 1);
+    key('y', 89, { ctrlKey: true });
+    expect(editor.model.history.undoDepth).toBe(depth);
+    key('Enter', 13);
+    expect(results.length).toBe(2);
     handle.dispose();
     expect(commands.hasCommand(EditorCommandIDs.brush)).toBe(false);
     editor.dispose();
