@@ -1,7 +1,21 @@
+/**
+ * Tokens and interfaces shared by the extension's plugins. Interfaces only:
+ * no concrete widget, model or service is imported here, so that a Worker
+ * proxy, the editor and the workspace can implement or consume them.
+ */
 import { Token } from '@lumino/coreutils';
-import { IWidgetTracker } from '@jupyterlab/apputils';
-import { IDocumentWidget } from '@jupyterlab/docregistry';
-import type { SlidePanel } from './widgets/SlidePanel';
+import type { IDisposable } from '@lumino/disposable';
+import type { ISignal } from '@lumino/signaling';
+import type { Widget } from '@lumino/widgets';
+import type { IWidgetTracker } from '@jupyterlab/apputils';
+import type { IDocumentWidget } from '@jupyterlab/docregistry';
+import type Konva from 'konva';
+import type { SlideSource } from './slide/types';
+import type { RegionResult, RegionTileResult } from './engine/region';
+import type { SuggestedPatch, SuggestStrategy } from './uncertainty/suggestions';
+import type { BackendName } from './engine/backends';
+import type { ModelClassInfo, ModelMetadata } from './engine/model';
+import type { UncertaintyMaps } from './uncertainty/maps';
 
 /** Plugin ids, command ids and names shared by the extension's plugins. */
 export const PLUGIN_ID = 'jupyterlab-uga:plugin';
@@ -16,45 +30,222 @@ export namespace CommandIDs {
   export const zoomActual = 'uga:zoom-100';
   export const toggleOverview = 'uga:toggle-overview';
   export const analyzeView = 'uga:analyze-view';
+  export const analyzeSelection = 'uga:analyze-selection';
   export const cancelAnalysis = 'uga:cancel-analysis';
   export const clearAnalysis = 'uga:clear-analysis';
+  export const nextSuggestion = 'uga:next-suggestion';
+  export const previousSuggestion = 'uga:previous-suggestion';
+  export const correctSuggestion = 'uga:correct-suggestion';
+  export const skipSuggestion = 'uga:skip-suggestion';
 }
 
-/** User settings of the slide panel (see schema/plugin.json). */
+export type BackendChoice = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+
+/** User settings of the slide panel; the schema (src/schema/plugin.json) is the one source of the defaults. */
 export interface ISlideSettings {
   tileCacheMB: number;
   maxConcurrentRequests: number;
   showOverview: boolean;
   showScaleBar: boolean;
-  backend: 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+  backend: BackendChoice;
   mcSamples: number;
-  scoreStrategy: 'entropy' | 'mutual_information' | 'uga_score';
-  heatmap: 'entropy' | 'mutual_information';
+  scoreStrategy: SuggestStrategy;
+  /** Edge of a suggested patch in analysis (model) pixels. */
+  patchSize: number;
+  showHeatmap: boolean;
+  showMask: boolean;
+  maskStyle: 'fill' | 'outline';
+  maskOpacity: number;
+  showBoxes: boolean;
+  heatmap: 'entropy' | 'mutual_information' | 'std';
   heatmapOpacity: number;
   modelPath: string;
   suggestions: number;
 }
 
-export const DEFAULT_SETTINGS: ISlideSettings = {
-  tileCacheMB: 256,
-  maxConcurrentRequests: 6,
-  showOverview: true,
-  showScaleBar: true,
-  backend: 'auto',
-  mcSamples: 20,
-  scoreStrategy: 'uga_score',
-  heatmap: 'entropy',
-  heatmapOpacity: 0.5,
-  modelPath: '',
-  suggestions: 10
-};
+/** A pointer position handed to a viewer tool. */
+export interface IPointerInfo {
+  /** Level-0 pixels. */
+  x: number;
+  y: number;
+  /** Pixels from the top-left of the viewer. */
+  screenX: number;
+  screenY: number;
+  event: PointerEvent;
+}
 
-export type ISlideTracker = IWidgetTracker<IDocumentWidget<SlidePanel>>;
+/**
+ * A tool that takes the primary button's pointer input on the slide (drawing,
+ * selecting). Pan with the middle button or Space + drag and wheel zoom stay
+ * with the viewer while a tool is active.
+ */
+export interface IPointerTool {
+  /** CSS cursor over the slide while the tool is active. */
+  readonly cursor?: string;
+  onPointerDown(p: IPointerInfo): void;
+  onPointerMove(p: IPointerInfo): void;
+  onPointerUp(p: IPointerInfo): void;
+  /** The tool was replaced or the gesture cancelled (e.g. pointercancel). */
+  onDeactivate?(): void;
+}
+
+export interface ViewRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** What other stages may do with a slide panel's viewer. */
+export interface ISlideViewer {
+  readonly source: SlideSource;
+  readonly stage: Konva.Stage;
+  /** Current view: `scale` screen px per level-0 px, `x`/`y` the translation. */
+  readonly view: { scale: number; x: number; y: number };
+  /** A Konva layer in level-0 coordinates above the tiles. */
+  addOverlayLayer(name: string): Konva.Layer;
+  removeOverlayLayer(layer: Konva.Layer): void;
+  /** The level-0 rectangle on screen, clipped to the slide. */
+  visibleRect(): ViewRect;
+  showRect(x: number, y: number, width: number, height: number): void;
+  /** Route the primary button to `tool` (null = drag pans again). */
+  setPointerTool(tool: IPointerTool | null): void;
+  readonly pointerTool: IPointerTool | null;
+}
+
+export type SlideStatus = 'loading' | 'ready' | 'error';
+export type MessageKind = 'error' | 'warning' | 'info';
+
+export type AnalysisState = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
+
+export interface AnalysisProgress {
+  /** 0..1, or null while the amount of work is not known yet. */
+  fraction: number | null;
+  text: string;
+}
+
+export interface AnalysisSummary {
+  backend: string;
+  backendReason: string;
+  samples: number;
+  hasDropout: boolean;
+  tiles: number;
+  analyzedTiles: number;
+  seconds: number;
+  /** True when the run was cancelled and the result covers only the tiles analysed until then. */
+  partial: boolean;
+  /** Said in the UI when the analysis ran at slide pixels because the slide has no pixel size. */
+  notes: string[];
+}
+
+export interface AnalysisResult {
+  region: RegionResult;
+  summary: AnalysisSummary;
+  suggestions: SuggestedPatch[];
+  /** Model metadata the run used. */
+  model: IEngineModelInfo;
+  /** Map pixels that are analysed tissue (1) — the heatmap and suggestions keep to them. */
+  onTissue: Uint8Array;
+}
+
+/**
+ * Uncertainty analysis of one slide: state, progress and result as signals.
+ * No DOM, no Konva: views (heatmap layer, queue, progress) listen to it.
+ */
+export interface IAnalysisModel extends IDisposable {
+  readonly state: AnalysisState;
+  readonly stateChanged: ISignal<IAnalysisModel, AnalysisState>;
+  readonly progress: AnalysisProgress | null;
+  readonly progressChanged: ISignal<IAnalysisModel, AnalysisProgress | null>;
+  /** Each analysed tile as it streams in (heatmaps draw progressively). */
+  readonly tileAnalyzed: ISignal<IAnalysisModel, RegionTileResult>;
+  readonly result: AnalysisResult | null;
+  readonly resultChanged: ISignal<IAnalysisModel, AnalysisResult | null>;
+  /** A line for the user about the last run (errors, notes), or null. */
+  readonly message: { text: string; kind: MessageKind } | null;
+  /** Analyse a level-0 rectangle (default: what the viewer shows). */
+  analyze(rect?: ViewRect, overrides?: Partial<ISlideSettings>): Promise<void>;
+  cancel(): void;
+  clear(): void;
+}
+
+/** One suggested patch in the review queue. */
+export interface ReviewItem {
+  readonly suggestion: SuggestedPatch;
+  readonly status: CorrectionStatus;
+  /** The accepted correction (status 'corrected'), or null. */
+  readonly correction: Correction | null;
+}
+
+/**
+ * The queue of patches a person reviews: ranked suggestions and their state.
+ * The editor and the workspace both work through it.
+ */
+export interface IReviewModel {
+  readonly items: readonly ReviewItem[];
+  /** Emitted with the ranks that changed; an empty list = the whole queue. */
+  readonly changed: ISignal<IReviewModel, number[]>;
+  /** Rank of the patch in focus, or null. */
+  readonly current: number | null;
+  readonly currentChanged: ISignal<IReviewModel, number | null>;
+  item(rank: number): ReviewItem | null;
+  setCurrent(rank: number | null): void;
+  /** Replace the queue (a new analysis, or a restore from the workspace). */
+  reset(items: ReviewItem[]): void;
+  setStatus(rank: number, status: CorrectionStatus, correction?: Correction | null): void;
+  /** Next / previous item still 'suggested' after / before the current one (wraps), or null. */
+  nextOpen(direction: 1 | -1): number | null;
+}
+
+/**
+ * Everything about one open slide that later stages plug into: the viewer,
+ * the settings, the analysis, and (set by their plugins) the corrections.
+ */
+export interface ISlideSession extends IDisposable {
+  readonly path: string;
+  readonly status: SlideStatus;
+  readonly statusChanged: ISignal<ISlideSession, SlideStatus>;
+  /** Resolves when the slide is open and drawn; rejects with the error shown. */
+  readonly ready: Promise<void>;
+  readonly source: SlideSource | null;
+  readonly viewer: ISlideViewer | null;
+  readonly settings: ISlideSettings;
+  readonly settingsChanged: ISignal<ISlideSession, ISlideSettings>;
+  /** Settings for this panel only (the registry's reach every panel). */
+  updateSettings(settings: Partial<ISlideSettings>): void;
+  readonly analysis: IAnalysisModel;
+  readonly review: IReviewModel;
+  /** The `<slide>.uga` folder, once a workspace plugin attached one. */
+  corrections: ICorrectionsStore | null;
+  readonly correctionsChanged: ISignal<ISlideSession, ICorrectionsStore | null>;
+  /** /files/ URL of the slide or of another workspace path. */
+  fileUrl(path?: string): string;
+  /** fetch that authenticates like ServerConnection (token, XSRF, cookies). */
+  readonly serverFetch: typeof fetch;
+  showMessage(text: string, kind: MessageKind): void;
+}
+
+/** The content of a slide document. */
+export interface ISlidePanel extends Widget {
+  readonly session: ISlideSession;
+  /** Add a widget beside the viewer (e.g. the suggestion queue). */
+  addSideWidget(widget: Widget): void;
+  /** An element over the viewer for transient views (progress). */
+  readonly overlayNode: HTMLElement;
+}
+
+export type ISlideTracker = IWidgetTracker<IDocumentWidget<ISlidePanel>>;
 
 /** Token for the tracker of open slide panels (later plugins: editor, workspace). */
 export const ISlideTracker = new Token<ISlideTracker>(
   'jupyterlab-uga:ISlideTracker',
   'Tracks the open whole-slide image panels.'
+);
+
+/** Token for the page's engine service (one tfjs runtime, shared models). */
+export const IEngineService = new Token<IEngineService>(
+  'jupyterlab-uga:IEngineService',
+  'Loads segmentation models and runs MC-dropout uncertainty.'
 );
 
 // ---------------------------------------------------------------------------
@@ -63,10 +254,6 @@ export const ISlideTracker = new Token<ISlideTracker>(
 // editor and the workspace writer can be built side by side.
 // ---------------------------------------------------------------------------
 
-import type { ISignal } from '@lumino/signaling';
-import type { BackendName } from './engine/backends';
-import type { ModelClassInfo, ModelMetadata } from './engine/model';
-import type { UncertaintyMaps } from './uncertainty/maps';
 
 /** RGB(A) uint8 pixels of one model-sized tile. */
 export interface EnginePatch {

@@ -1,51 +1,52 @@
-import type { BackendName, McDropout, SegmentationModel } from '../engine';
+import type { BackendName, SegmentationModel } from '../engine';
 import { extensionStaticUrl } from '../staticUrl';
-
-export interface EngineRequest {
-  backend: BackendName | 'auto';
-  /** URL of a model.json; empty = the default model shipped with the extension. */
-  modelUrl: string;
-  fetchFunc?: typeof fetch;
-  samples: number;
-}
-
-export interface EngineHandle {
-  backend: BackendName;
-  model: SegmentationModel;
-  engine: McDropout;
-  modelUrl: string;
-}
+import type { EngineRequest, IEngineLease, IEngineService } from '../tokens';
 
 /**
- * One tfjs runtime for the whole page: the backend starts once and loaded
- * models are kept by URL, so a second analysis starts at once. tfjs and the
- * engine are imported here, lazily, on the first analysis.
+ * Interim engine service (main thread): the backend starts once, models are
+ * kept per backend and URL and never disposed while a lease holds them.
+ * tfjs and the engine are imported lazily, on the first analysis.
  */
-export class EngineService {
-  async acquire(request: EngineRequest, onStage?: (text: string) => void): Promise<EngineHandle> {
+export class EngineService implements IEngineService {
+  async acquire(request: EngineRequest, onStage?: (text: string) => void): Promise<IEngineLease> {
     const engineModule = await import('../engine');
     if (!this._backend || (request.backend !== 'auto' && request.backend !== this._backend)) {
       onStage?.('Starting the compute backend…');
       this._backend = await engineModule.initBackend(request.backend, {
         wasmPaths: extensionStaticUrl('tfjs-wasm') + '/'
       });
-      // Models hold tensors of the old backend.
-      for (const m of this._models.values()) {
-        (await m).dispose();
-      }
-      this._models.clear();
     }
+    const backend = this._backend;
     const modelUrl = request.modelUrl || extensionStaticUrl('default-model', 'model.json');
-    let model = this._models.get(modelUrl);
+    const key = `${backend}|${modelUrl}`;
+    let model = this._models.get(key);
     if (!model) {
       onStage?.('Loading the model…');
       model = engineModule.loadSegmentationModel(modelUrl, { fetchFunc: request.fetchFunc });
-      this._models.set(modelUrl, model);
-      model.catch(() => this._models.delete(modelUrl));
+      this._models.set(key, model);
+      model.catch(() => this._models.delete(key));
     }
     const loaded = await model;
-    const engine = new engineModule.McDropout(loaded, { samples: request.samples });
-    return { backend: this._backend, model: loaded, engine, modelUrl };
+    const mc = new engineModule.McDropout(loaded, { samples: request.samples });
+    let released = false;
+    return {
+      backend,
+      backendReason: request.backend === 'auto' ? `auto: first backend that started` : 'set in the settings',
+      modelUrl,
+      engine: {
+        backend,
+        samples: mc.samples,
+        model: loaded,
+        run: (patches, options) => mc.run(patches, options),
+        dispose: () => mc.dispose()
+      },
+      release: () => {
+        if (!released) {
+          released = true;
+          mc.dispose();
+        }
+      }
+    };
   }
 
   get backend(): BackendName | null {

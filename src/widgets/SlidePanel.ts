@@ -1,222 +1,211 @@
-import { Widget } from '@lumino/widgets';
+import { BoxLayout, Panel, SplitPanel, Widget } from '@lumino/widgets';
 import { Message } from '@lumino/messaging';
-import { Signal, ISignal } from '@lumino/signaling';
-import { PromiseDelegate } from '@lumino/coreutils';
-import { PathExt, URLExt } from '@jupyterlab/coreutils';
-import { ServerConnection } from '@jupyterlab/services';
-import { DocumentRegistry } from '@jupyterlab/docregistry';
-import { openSlide } from '../slide/open';
-import { toSlideError } from '../slide/errors';
-import type { SlideSource } from '../slide/types';
-import { SlideViewer, SlideViewerOptions, ViewerStatus } from './SlideViewer';
-import { DEFAULT_SETTINGS, ISlideSettings } from '../tokens';
-
-export type SlidePanelStatus = 'loading' | 'ready' | 'error';
+import type { DocumentRegistry } from '@jupyterlab/docregistry';
+import type { ServerConnection } from '@jupyterlab/services';
+import { SlideSession } from '../session/SlideSession';
+import type { SlideViewer } from './SlideViewer';
+import type { IEngineService, ISlidePanel, ISlideSettings, MessageKind, SlideStatus } from '../tokens';
 
 /**
- * The content of a slide document: opens the file over `/files/` with range
- * requests (never through the document context, which would load it whole)
- * and shows it in a `SlideViewer`.
+ * The content of a slide document: the view of a `SlideSession` — the
+ * viewer, a side area for the suggestion queue, a message line over the view
+ * and a status line. Opening never goes through the document context, which
+ * would load the whole file: the session reads it with range requests.
  */
-export class SlidePanel extends Widget {
+export class SlidePanel extends Widget implements ISlidePanel {
   constructor(options: SlidePanel.IOptions) {
     super();
     this.addClass('jp-uga-SlidePanel');
     this.node.tabIndex = 0;
     this._context = options.context;
-    this._settings = { ...DEFAULT_SETTINGS, ...options.settings };
-    this._serverSettings = options.serverSettings ?? ServerConnection.makeSettings();
+    this.session = new SlideSession({
+      path: options.context.path,
+      engines: options.engines,
+      settings: options.settings,
+      serverSettings: options.serverSettings
+    });
 
-    this._viewerHost = document.createElement('div');
-    this._viewerHost.className = 'jp-uga-SlidePanel-viewer';
-    this._statusLine = document.createElement('div');
-    this._statusLine.className = 'jp-uga-SlidePanel-status';
-    this._statusLine.setAttribute('aria-live', 'polite');
+    this._viewerWidget = new Widget();
+    this._viewerWidget.addClass('jp-uga-SlidePanel-viewer');
     this._message = document.createElement('div');
     this._message.className = 'jp-uga-SlidePanel-message';
-    this.node.append(this._viewerHost, this._message, this._statusLine);
-    this._setStatus('loading', 'Opening slide…');
+    this._message.setAttribute('aria-live', 'polite');
+    this.overlayNode = document.createElement('div');
+    this.overlayNode.className = 'jp-uga-SlidePanel-overlay';
+    this._viewerWidget.node.append(this._message, this.overlayNode);
 
+    this._main = new Panel();
+    this._main.addClass('jp-uga-SlidePanel-main');
+    this._main.addWidget(this._viewerWidget);
+    this._side = new Panel();
+    this._side.addClass('jp-uga-SlidePanel-side');
+    this._side.hide();
+    this._split = new SplitPanel({ orientation: 'horizontal', spacing: 1 });
+    this._split.addClass('jp-uga-SlidePanel-split');
+    this._split.addWidget(this._main);
+    this._split.addWidget(this._side);
+    SplitPanel.setStretch(this._main, 1);
+    SplitPanel.setStretch(this._side, 0);
+
+    this._statusLine = new Widget();
+    this._statusLine.addClass('jp-uga-SlidePanel-status');
+    this._statusLine.node.setAttribute('aria-live', 'polite');
+
+    const layout = new BoxLayout({ direction: 'top-to-bottom', spacing: 0 });
+    layout.addWidget(this._split);
+    layout.addWidget(this._statusLine);
+    BoxLayout.setStretch(this._split, 1);
+    BoxLayout.setStretch(this._statusLine, 0);
+    BoxLayout.setSizeBasis(this._statusLine, 22);
+    this.layout = layout;
+
+    const s = this.session;
+    s.statusChanged.connect(this._onStatus, this);
+    s.messageChanged.connect((_, m) => this._showMessage(m.text, m.kind), this);
+    s.analysis.stateChanged.connect((_, state) => (this.node.dataset.ugaAnalysis = state), this);
+    options.context.pathChanged.connect((_, path) => (s.path = path), this);
+    this._onStatus(s, s.status);
     this.node.addEventListener('keydown', this._onKeyDown);
-    void this._context.ready.then(() => this._open()).catch(e => this._fail(e));
+    void this._context.ready
+      .then(() => s.open(this._viewerWidget.node))
+      .then(() => this._connectViewer())
+      .catch(e => s.fail(e));
   }
 
-  /** `loading` | `ready` | `error`, mirrored on the node as `data-uga-status`. */
-  get status(): SlidePanelStatus {
-    return this._status;
-  }
-  get statusChanged(): ISignal<this, SlidePanelStatus> {
-    return this._statusChangedSignal;
+  readonly session: SlideSession;
+  /** Element over the viewer for transient views (analysis progress). */
+  readonly overlayNode: HTMLDivElement;
+
+  get status(): SlideStatus {
+    return this.session.status;
   }
   get viewer(): SlideViewer | null {
-    return this._viewer;
-  }
-  get source(): SlideSource | null {
-    return this._source;
+    return this.session.viewer;
   }
   get path(): string {
-    return this._context.path;
+    return this.session.path;
   }
-  /** Resolves when the slide opened (or rejects with the error shown). */
+  get settings(): ISlideSettings {
+    return this.session.settings;
+  }
   get ready(): Promise<void> {
-    return this._ready.promise;
+    return this.session.ready;
   }
 
   updateSettings(settings: Partial<ISlideSettings>): void {
-    this._settings = { ...this._settings, ...settings };
-    this._viewer?.setOptions(this._viewerOptions());
+    this.session.updateSettings(settings);
   }
 
-  private _viewerOptions(): SlideViewerOptions {
-    const s = this._settings;
-    return {
-      cacheBytes: s.tileCacheMB * 1024 * 1024,
-      maxConcurrentRequests: s.maxConcurrentRequests,
-      showOverview: s.showOverview,
-      showScaleBar: s.showScaleBar
-    };
+  /** Add a widget to the side area (shown once it holds one). */
+  addSideWidget(widget: Widget): void {
+    this._side.addWidget(widget);
+    if (this._side.isHidden) {
+      this._side.show();
+      // A third of the width for the side area, at most 360 px.
+      const width = this.node.clientWidth || 900;
+      const side = Math.min(360, Math.round(width / 3));
+      this._split.setRelativeSizes([width - side, side]);
+    }
   }
 
-  get settings(): ISlideSettings {
-    return this._settings;
+  /**
+   * Show `widget` in place of the viewer (e.g. the correction editor); null
+   * brings the viewer back. The viewer keeps its state meanwhile.
+   */
+  setMainWidget(widget: Widget | null): void {
+    if (this._mainWidget === widget) {
+      return;
+    }
+    if (this._mainWidget && !this._mainWidget.isDisposed) {
+      this._main.layout?.removeWidget(this._mainWidget);
+    }
+    this._mainWidget = widget;
+    if (widget) {
+      this._viewerWidget.hide();
+      this._main.addWidget(widget);
+      widget.activate();
+    } else {
+      this._viewerWidget.show();
+      this.session.viewer?.resize();
+      this.node.focus();
+    }
   }
 
-  /** URL of the slide (or of another workspace path) on the server's /files/ endpoint. */
-  fileUrl(path = this._context.path): string {
-    return URLExt.join(this._serverSettings.baseUrl, 'files', URLExt.encodeParts(path));
+  get mainWidget(): Widget | null {
+    return this._mainWidget;
   }
-
-  /** fetch that authenticates the way ServerConnection does (token, XSRF, cookies). */
-  serverFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    return ServerConnection.makeRequest(url, init ?? {}, this._serverSettings);
-  };
 
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
-    this._openAbort.abort();
-    this._viewer?.dispose();
-    this._source?.dispose();
     this.node.removeEventListener('keydown', this._onKeyDown);
+    this.session.dispose();
     super.dispose();
   }
 
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
-    this._viewer?.resize();
+    this.session.viewer?.resize();
   }
 
   protected onResize(msg: Widget.ResizeMessage): void {
-    this._viewer?.resize();
+    super.onResize(msg);
+    this.session.viewer?.resize();
   }
 
   protected onActivateRequest(msg: Message): void {
-    this.node.focus();
+    if (this._mainWidget) {
+      this._mainWidget.activate();
+    } else {
+      this.node.focus();
+    }
   }
 
-  private async _open(): Promise<void> {
-    const name = PathExt.basename(this._context.path);
-    // The viewer keeps the decoded-tile cache; the source needs none of its own.
-    const source = await openSlide(this.fileUrl(), {
-      name,
-      fetch: this.serverFetch,
-      signal: this._openAbort.signal,
-      cacheBytes: 0
-    });
-    if (this.isDisposed) {
-      source.dispose();
+  private _connectViewer(): void {
+    const viewer = this.session.viewer;
+    if (!viewer) {
       return;
     }
-    this._source = source;
-    this._viewer = new SlideViewer(this._viewerHost, source, this._viewerOptions());
-    this._viewer.statusChanged.connect(this._onViewerStatus, this);
-    let firstTileError: unknown = null;
-    this._viewer.tileFailed.connect((_, err) => {
-      firstTileError = firstTileError ?? err;
-      // A file that changed or vanished while open cannot be shown any more.
-      if (err.kind === 'changed' || err.kind === 'not-found' || err.kind === 'unauthorized') {
-        this._fail(err);
-      } else {
-        this.showMessage(`Some tiles could not be read: ${err.message}`, 'warning');
+    viewer.statusChanged.connect((_, st) => {
+      const info = this.session.source?.info;
+      if (!info) {
+        return;
       }
-    });
-    const settled = new Promise<void>(resolve => {
-      const once = () => {
-        this._viewer?.viewSettled.disconnect(once);
-        resolve();
-      };
-      this._viewer!.viewSettled.connect(once);
-    });
-    this._viewer.resize();
-    await settled;
-    if (this._viewer.loadedCount === 0 && firstTileError) {
-      // Nothing at all could be drawn (e.g. a truncated file): that is an error, not a view.
-      this._fail(firstTileError);
-      return;
-    }
-    if (this._status !== 'error') {
-      this._setStatus('ready');
-      this._ready.resolve();
-    }
+      const parts = [
+        `Level ${st.level}/${info.levels.length - 1} (×${+st.downsample.toFixed(2)})`,
+        `Zoom ${st.zoom}`,
+        st.cursor ? `x ${st.cursor[0]}, y ${st.cursor[1]}` : `${info.width} × ${info.height} px`
+      ];
+      if (info.mppX) {
+        parts.push(`${+info.mppX.toFixed(4)} µm/px`);
+      }
+      if (st.tilesLoading > 0) {
+        parts.push(`loading ${st.tilesLoading} tiles`);
+      }
+      this._statusLine.node.textContent = parts.join(' · ');
+    }, this);
   }
 
-  private _onViewerStatus(_: SlideViewer, s: ViewerStatus): void {
-    const info = this._source?.info;
-    if (!info) {
-      return;
-    }
-    const parts = [
-      `Level ${s.level}/${info.levels.length - 1} (×${+s.downsample.toFixed(2)})`,
-      `Zoom ${s.zoom}`,
-      s.cursor ? `x ${s.cursor[0]}, y ${s.cursor[1]}` : `${info.width} × ${info.height} px`
-    ];
-    if (info.mppX) {
-      parts.push(`${+info.mppX.toFixed(4)} µm/px`);
-    }
-    if (s.tilesLoading > 0) {
-      parts.push(`loading ${s.tilesLoading} tiles`);
-    }
-    this._statusLine.textContent = parts.join(' · ');
-  }
-
-  private _fail(e: unknown): void {
-    if (this.isDisposed) {
-      return;
-    }
-    const err = toSlideError(e);
-    if (err.kind === 'aborted') {
-      return;
-    }
-    console.warn(`Slide ${this._context.path}:`, err);
-    this.showMessage(`Cannot show ${PathExt.basename(this._context.path)}: ${err.message}`, 'error');
-    this._setStatus('error');
-    this._ready.reject(err);
+  private _onStatus(_: unknown, status: SlideStatus): void {
+    this.node.dataset.ugaStatus = status;
   }
 
   /** Show a message over the view (empty text hides it); errors and warnings are alerts. */
-  showMessage(text: string, kind: 'error' | 'warning' | 'info'): void {
+  showMessage(text: string, kind: MessageKind): void {
+    this.session.showMessage(text, kind);
+  }
+
+  private _showMessage(text: string, kind: MessageKind): void {
     this._message.textContent = text;
     this._message.dataset.kind = kind;
     this._message.setAttribute('role', kind === 'info' ? 'status' : 'alert');
     this._message.style.display = text ? '' : 'none';
   }
 
-  private _setStatus(status: SlidePanelStatus, message?: string): void {
-    this._status = status;
-    this.node.dataset.ugaStatus = status;
-    if (status === 'loading') {
-      this.showMessage(message ?? '', 'info');
-    } else if (status === 'ready') {
-      this.showMessage('', 'info');
-    }
-    this._statusChangedSignal.emit(status);
-  }
-
   private _onKeyDown = (ev: KeyboardEvent): void => {
-    const viewer = this._viewer;
-    if (!viewer || ev.target !== this.node) {
+    const viewer = this.session.viewer;
+    if (!viewer || ev.target !== this.node || this._mainWidget) {
       return;
     }
     const step = 80;
@@ -259,32 +248,20 @@ export class SlidePanel extends Widget {
   };
 
   private _context: DocumentRegistry.Context;
-  private _settings: ISlideSettings;
-  private _serverSettings: ServerConnection.ISettings;
-  private _viewerHost: HTMLDivElement;
-  private _statusLine: HTMLDivElement;
+  private _viewerWidget: Widget;
+  private _main: Panel;
+  private _side: Panel;
+  private _split: SplitPanel;
+  private _statusLine: Widget;
   private _message: HTMLDivElement;
-  private _viewer: SlideViewer | null = null;
-  private _source: SlideSource | null = null;
-  private _status: SlidePanelStatus = 'loading';
-  private _statusChangedSignal = new Signal<this, SlidePanelStatus>(this);
-  private _openAbort = new AbortController();
-  private _ready = Private.settledLater();
+  private _mainWidget: Widget | null = null;
 }
 
 export namespace SlidePanel {
   export interface IOptions {
     context: DocumentRegistry.Context;
+    engines: IEngineService;
     settings?: Partial<ISlideSettings>;
     serverSettings?: ServerConnection.ISettings;
-  }
-}
-
-namespace Private {
-  /** A deferred whose rejection is never "unhandled": the panel shows errors itself. */
-  export function settledLater(): PromiseDelegate<void> {
-    const d = new PromiseDelegate<void>();
-    d.promise.catch(() => undefined);
-    return d;
   }
 }

@@ -4,6 +4,7 @@ import { chooseLevel, visibleTiles, TileRef } from '../slide/pyramid';
 import { LruCache } from '../slide/cache';
 import { toSlideError } from '../slide/errors';
 import type { RegionPixels, SlideError, SlideSource } from '../slide/types';
+import type { IPointerInfo, IPointerTool, ISlideViewer } from '../tokens';
 import {
   ViewState,
   clampView,
@@ -47,7 +48,7 @@ type TileImage = ImageBitmap | HTMLCanvasElement;
  * applied to each layer, so overlays added with `addOverlayLayer` (heatmaps,
  * masks, patch boxes) line up with the tiles without any bookkeeping.
  */
-export class SlideViewer {
+export class SlideViewer implements ISlideViewer {
   constructor(host: HTMLElement, source: SlideSource, options: SlideViewerOptions) {
     this._host = host;
     this._source = source;
@@ -449,25 +450,52 @@ export class SlideViewer {
   private _bindEvents(): void {
     const el = this._stageHost;
     let drag: { x: number; y: number; id: number } | null = null;
+    let toolPointer: number | null = null;
+    const info = (ev: PointerEvent): IPointerInfo => {
+      const rect = el.getBoundingClientRect();
+      const sx = ev.clientX - rect.left;
+      const sy = ev.clientY - rect.top;
+      const [x, y] = screenToImage(this._view, sx, sy);
+      return { x, y, screenX: sx, screenY: sy, event: ev };
+    };
     el.addEventListener('pointerdown', ev => {
-      if (ev.button !== 0 || this._panLocked) {
+      // Primary button: the active tool, if any (Space held = pan anyway); middle button: always pan.
+      const pan = ev.button === 1 || (ev.button === 0 && (!this._tool || this._spaceHeld));
+      if (ev.button === 0 && this._tool && !this._spaceHeld) {
+        toolPointer = ev.pointerId;
+        el.setPointerCapture(ev.pointerId);
+        this._tool.onPointerDown(info(ev));
+        ev.preventDefault();
+        return;
+      }
+      if (!pan) {
         return;
       }
       drag = { x: ev.clientX, y: ev.clientY, id: ev.pointerId };
       el.setPointerCapture(ev.pointerId);
       el.classList.add('jp-mod-dragging');
+      ev.preventDefault();
     });
     el.addEventListener('pointermove', ev => {
-      const rect = el.getBoundingClientRect();
-      const [ix, iy] = screenToImage(this._view, ev.clientX - rect.left, ev.clientY - rect.top);
-      this._setStatus({ cursor: [Math.floor(ix), Math.floor(iy)] });
-      if (drag && drag.id === ev.pointerId) {
+      const p = info(ev);
+      this._setStatus({ cursor: [Math.floor(p.x), Math.floor(p.y)] });
+      if (toolPointer === ev.pointerId) {
+        this._tool?.onPointerMove(p);
+      } else if (drag && drag.id === ev.pointerId) {
         this.panBy(ev.clientX - drag.x, ev.clientY - drag.y);
         drag.x = ev.clientX;
         drag.y = ev.clientY;
       }
     });
     const endDrag = (ev: PointerEvent) => {
+      if (toolPointer === ev.pointerId) {
+        toolPointer = null;
+        if (ev.type === 'pointercancel') {
+          this._tool?.onDeactivate?.();
+        } else {
+          this._tool?.onPointerUp(info(ev));
+        }
+      }
       if (drag && drag.id === ev.pointerId) {
         drag = null;
         el.classList.remove('jp-mod-dragging');
@@ -476,6 +504,15 @@ export class SlideViewer {
     el.addEventListener('pointerup', endDrag);
     el.addEventListener('pointercancel', endDrag);
     el.addEventListener('pointerleave', () => this._setStatus({ cursor: null }));
+    // Space + drag pans while a tool is active (as in image editors).
+    const keyState = (ev: KeyboardEvent) => {
+      if (ev.key === ' ') {
+        this._spaceHeld = ev.type === 'keydown';
+        el.classList.toggle('jp-mod-pan-ready', this._spaceHeld && !!this._tool);
+      }
+    };
+    this._host.addEventListener('keydown', keyState);
+    this._host.addEventListener('keyup', keyState);
     el.addEventListener(
       'wheel',
       ev => {
@@ -500,9 +537,19 @@ export class SlideViewer {
     }
   }
 
-  /** Editors switch off drag-to-pan while a drawing tool is active. */
-  set panLocked(value: boolean) {
-    this._panLocked = value;
+  get pointerTool(): IPointerTool | null {
+    return this._tool;
+  }
+
+  /** Route the primary button to `tool` (null = drag pans again); the old tool is told. */
+  setPointerTool(tool: IPointerTool | null): void {
+    if (tool === this._tool) {
+      return;
+    }
+    this._tool?.onDeactivate?.();
+    this._tool = tool;
+    this._stageHost.style.cursor = tool?.cursor ?? '';
+    this._stageHost.classList.toggle('jp-mod-tool', !!tool);
   }
 
   private _host: HTMLElement;
@@ -524,7 +571,8 @@ export class SlideViewer {
   private _view: ViewState = { scale: 1, x: 0, y: 0 };
   private _sized = false;
   private _disposed = false;
-  private _panLocked = false;
+  private _tool: IPointerTool | null = null;
+  private _spaceHeld = false;
   private _loadedCount = 0;
   private _scaleBar: HTMLDivElement;
   private _overview: HTMLCanvasElement;

@@ -1,7 +1,8 @@
 import { ABCWidgetFactory, DocumentRegistry, DocumentWidget, TextModelFactory } from '@jupyterlab/docregistry';
 import { Contents, ServerConnection } from '@jupyterlab/services';
 import { SlidePanel } from './SlidePanel';
-import { DEFAULT_SETTINGS, ISlideSettings, MODEL_FACTORY_NAME } from '../tokens';
+import { DEFAULT_SETTINGS } from '../settings';
+import { IEngineService, ISlideSettings, MODEL_FACTORY_NAME } from '../tokens';
 
 /**
  * A model factory that never loads file content: a slide can be many
@@ -24,12 +25,10 @@ export class SlideDocument extends DocumentWidget<SlidePanel> {}
 
 /** Creates slide panels; settings changes reach every open panel. */
 export class SlideWidgetFactory extends ABCWidgetFactory<SlideDocument> {
-  constructor(
-    options: DocumentRegistry.IWidgetFactoryOptions<SlideDocument>,
-    serverSettings?: ServerConnection.ISettings
-  ) {
+  constructor(options: SlideWidgetFactory.IOptions) {
     super(options);
-    this._serverSettings = serverSettings;
+    this._serverSettings = options.serverSettings;
+    this._engines = options.engines;
   }
 
   settings: ISlideSettings = { ...DEFAULT_SETTINGS };
@@ -37,6 +36,7 @@ export class SlideWidgetFactory extends ABCWidgetFactory<SlideDocument> {
   protected createNewWidget(context: DocumentRegistry.Context): SlideDocument {
     const content = new SlidePanel({
       context,
+      engines: this._engines,
       settings: this.settings,
       serverSettings: this._serverSettings
     });
@@ -46,4 +46,12 @@ export class SlideWidgetFactory extends ABCWidgetFactory<SlideDocument> {
   }
 
   private _serverSettings?: ServerConnection.ISettings;
+  private _engines: IEngineService;
+}
+
+export namespace SlideWidgetFactory {
+  export interface IOptions extends DocumentRegistry.IWidgetFactoryOptions<SlideDocument> {
+    engines: IEngineService;
+    serverSettings?: ServerConnection.ISettings;
+  }
 }

@@ -36,3 +36,59 @@ describe('heatmap colours', () => {
     expect([rgba[12], rgba[13], rgba[14]]).toEqual(rampColor(1));
   });
 });
+
+import { maskRGBA, measureScale, measureValues } from '../heatmap';
+
+describe('measures and their scale', () => {
+  const maps = {
+    width: 2,
+    height: 1,
+    classes: 2,
+    entropy: new Float32Array([0.2, 0.9]),
+    mutualInformation: new Float32Array([0.001, 0.004]),
+    std: new Float32Array([0.1, 0.3, 0.05, 0.25])
+  };
+  it('reads std of the foreground class', () => {
+    expect(Array.from(measureValues(maps, 'std', 1))).toEqual([Math.fround(0.3), Math.fround(0.25)]);
+    expect(measureValues(maps, 'entropy')).toBe(maps.entropy);
+  });
+  it('flags a measure that is near zero everywhere instead of stretching noise silently', () => {
+    const mi = measureScale(maps.mutualInformation, 'mutual_information');
+    expect(mi.nearZero).toBe(true);
+    expect(mi.max).toBeCloseTo(0.004, 6);
+    const ent = measureScale(maps.entropy, 'entropy');
+    expect(ent).toMatchObject({ ceiling: 1, nearZero: false });
+    // Uncovered pixels do not count.
+    expect(measureScale(maps.entropy, 'entropy', new Uint8Array([1, 0])).max).toBeCloseTo(0.2, 6);
+  });
+  it('stretches a small measure to its 99th percentile', () => {
+    const v = new Float32Array(1000).map((_, i) => (i === 999 ? 1 : (i % 100) / 1000));
+    const s = measureScale(v, 'std');
+    expect(s.ceiling).toBeLessThan(0.2);
+    expect(s.ceiling).toBeGreaterThan(0.05);
+  });
+});
+
+describe('predicted mask colours', () => {
+  // 4x3 labels: a 2x2 block of class 1 inside background, one class 2 pixel.
+  const labels = new Uint8Array([0, 0, 0, 2, 0, 1, 1, 0, 0, 1, 1, 0]);
+  const colors: [number, number, number][] = [
+    [0, 0, 0],
+    [200, 0, 0],
+    [0, 0, 200]
+  ];
+  it('fills every non-background pixel in its class colour', () => {
+    const rgba = maskRGBA(labels, 4, 3, colors, 'fill');
+    const alpha = Array.from({ length: 12 }, (_, i) => rgba[i * 4 + 3]);
+    expect(alpha).toEqual([0, 0, 0, 255, 0, 255, 255, 0, 0, 255, 255, 0]);
+    expect(Array.from(rgba.slice(3 * 4, 3 * 4 + 3))).toEqual([0, 0, 200]);
+  });
+  it('outlines only boundary pixels and respects coverage', () => {
+    const big = new Uint8Array(25).fill(1); // 5x5 all class 1: only the border is outline
+    const rgba = maskRGBA(big, 5, 5, colors, 'outline');
+    expect(rgba[(2 * 5 + 2) * 4 + 3]).toBe(0);
+    expect(rgba[(0 * 5 + 2) * 4 + 3]).toBe(255);
+    const covered = new Uint8Array(12);
+    expect(maskRGBA(labels, 4, 3, colors, 'fill', covered).every(v => v === 0)).toBe(true);
+  });
+});
