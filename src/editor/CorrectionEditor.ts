@@ -4,8 +4,9 @@
  *
  * Drawing cost per pointer move: the mask is changed in place, only the
  * changed rect is recoloured into an ImageData and put into an offscreen
- * canvas (putImageData with a dirty rect), and the Konva layer that shows
- * that canvas is redrawn once per animation frame (batchDraw). Nothing is
+ * canvas (putImageData with a dirty rect) once per animation frame, for
+ * the union of that frame's pointer events, and the Konva layer that shows
+ * that canvas is redrawn (batchDraw). Nothing is
  * recoloured or re-created per move, so a 512 x 512 mask paints smoothly.
  */
 import Konva from 'konva';
@@ -15,7 +16,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { Correction, IGNORE_LABEL } from '../tokens';
 import { HistoryOptions } from './history';
-import { EraseTo, Palette, Rect, buildPalette, colorize, maskOf, outlinePixels } from './mask';
+import { EraseTo, Palette, Rect, buildPalette, colorize, maskOf, outlinePixels, unionRect } from './mask';
 import { EDITOR_TOOLS, EditorModel, EditorStateField, EditorTool } from './model';
 import { EDITOR_SHORTCUTS, formatKeys } from './shortcuts';
 
@@ -222,6 +223,10 @@ export class CorrectionEditor extends Widget {
       return;
     }
     this._resizeObserver?.disconnect();
+    if (this._frame !== null) {
+      cancelAnimationFrame(this._frame);
+      this._frame = null;
+    }
     this._commands?.keyBindingChanged.disconnect(this._renderLegend, this);
     this._stage.destroy();
     Signal.clearData(this);
@@ -407,6 +412,28 @@ export class CorrectionEditor extends Widget {
     if (!rect) {
       return;
     }
+    // Several pointer events can arrive per frame: recolour and upload their union once per frame.
+    this._pending = unionRect(this._pending, rect);
+    if (this._frame === null) {
+      this._frame = requestAnimationFrame(() => this.flush());
+    }
+  }
+
+  /**
+   * Recolour the mask pixels changed since the last frame into the
+   * offscreen canvas (dirty rect only) and redraw its layer. Runs once per
+   * animation frame on its own; call it to draw now.
+   */
+  flush(): void {
+    if (this._frame !== null) {
+      cancelAnimationFrame(this._frame);
+      this._frame = null;
+    }
+    const rect = this._pending;
+    this._pending = null;
+    if (!rect || this.isDisposed) {
+      return;
+    }
     colorize(this.model.mask, this._palette, this._maskData.data, rect);
     this._maskCtx?.putImageData(this._maskData as ImageData, 0, 0, rect.x, rect.y, rect.width, rect.height);
     this._maskLayer.batchDraw();
@@ -506,6 +533,8 @@ export class CorrectionEditor extends Widget {
   private _predCanvas: HTMLCanvasElement;
   private _maskCtx: CanvasRenderingContext2D | null;
   private _maskData: { data: Uint8ClampedArray };
+  private _pending: Rect | null = null;
+  private _frame: number | null = null;
   private _scale = 1;
   private _offset = { x: 0, y: 0 };
   private _resizeObserver: ResizeObserver | null = null;

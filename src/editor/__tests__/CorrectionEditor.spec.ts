@@ -112,8 +112,10 @@ describe('CorrectionEditor widget', () => {
     pointer(stage, 'pointerdown', 40, 40);
     for (let x = 44; x <= 120; x += 4) {
       pointer(stage, 'pointermove', x, 40);
+      editor.flush(); // one animation frame per move
     }
     pointer(stage, 'pointerup', 120, 40);
+    editor.flush();
     const m = editor.model.mask;
     expect(m.data[10 * 64 + 10]).toBe(1);
     expect(m.data[10 * 64 + 29]).toBe(1);
@@ -127,6 +129,18 @@ describe('CorrectionEditor widget', () => {
       expect(p.args.length).toBe(6);
       expect(p.args[4] * p.args[5]).toBeLessThan(64 * 64 / 4);
     }
+    // Moves within one frame are uploaded once, as their union.
+    const beforeBatch = puts.length;
+    pointer(stage, 'pointerdown', 40, 200);
+    pointer(stage, 'pointermove', 60, 200);
+    pointer(stage, 'pointermove', 80, 200);
+    pointer(stage, 'pointerup', 80, 200);
+    expect(puts.length).toBe(beforeBatch);
+    editor.flush();
+    expect(puts.length).toBe(beforeBatch + 1);
+    expect(puts[puts.length - 1].args[2]).toBeLessThanOrEqual(9); // x from mask 10 - brush radius
+    expect(puts[puts.length - 1].args[2] + puts[puts.length - 1].args[4]).toBeGreaterThanOrEqual(21);
+    editor.undo();
     (editor.node.querySelector('.jp-uga-CorrectionEditor-toolbar') as HTMLElement)
       .querySelectorAll('button')
       .forEach(b => b.textContent === 'Undo' && b.click());
