@@ -451,6 +451,11 @@ export class CorrectionEditor extends Widget {
           b.setAttribute('aria-pressed', String(t === m.tool));
         }
         this._lassoMode.style.display = m.tool === 'polygon' ? '' : 'none';
+        if (m.tool !== 'brush' && m.tool !== 'eraser') {
+          this._cursor.visible(false);
+          this._cursorShadow.visible(false);
+          this._uiLayer.batchDraw();
+        }
         break;
       case 'label':
         break;
