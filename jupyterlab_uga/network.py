@@ -32,6 +32,8 @@ class UNetConfig:
     widths: List[int] = field(default_factory=lambda: [16, 32, 48, 64])
     dropout: float = 0.2
     bn_epsilon: float = BN_EPSILON
+    # Where the Dropout layers sit (see DROPOUT_PLACEMENTS); "late" is the shipped model.
+    dropout_at: str = "late"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,6 +41,12 @@ class UNetConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "UNetConfig":
         return cls(**{k: d[k] for k in d if k in cls.__dataclass_fields__})
+
+
+# "late": last decoder block (after its first conv) + before the head (the default model);
+# "head": before the 1x1 head only; "decoder_bottleneck": the bottleneck, every decoder
+# block and the head. Earlier Dropout makes the MC suffix (re-run T times) longer.
+DROPOUT_PLACEMENTS = ("late", "head", "decoder_bottleneck")
 
 
 class ConvBNReLU(nn.Module):
@@ -80,22 +88,26 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None):
         super().__init__()
         cfg = config or UNetConfig()
+        if cfg.dropout_at not in DROPOUT_PLACEMENTS:
+            raise ValueError(f"dropout_at must be one of {DROPOUT_PLACEMENTS}, got {cfg.dropout_at!r}")
         self.config = cfg
         w = cfg.widths
         eps = cfg.bn_epsilon
+        inner = cfg.dropout if cfg.dropout_at == "decoder_bottleneck" else 0.0
         self.encoders = nn.ModuleList()
         cin = cfg.in_channels
         for width in w[:-1]:
             self.encoders.append(Block(cin, width, eps))
             cin = width
         self.pool = nn.MaxPool2d(2)
-        self.bottleneck = Block(w[-2], w[-1], eps)
+        self.bottleneck = Block(w[-2], w[-1], eps, inner)
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.decoders = nn.ModuleList()
         below = w[-1]
         for i, width in enumerate(reversed(w[:-1])):
             last = i == len(w) - 2
-            self.decoders.append(Block(below + width, width, eps, cfg.dropout if last else 0.0))
+            rate = cfg.dropout if (last and cfg.dropout_at == "late") else inner
+            self.decoders.append(Block(below + width, width, eps, rate))
             below = width
         self.head_dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else None
         self.head = nn.Conv2d(w[0], cfg.num_classes, 1)
@@ -157,8 +169,11 @@ def mc_predict_cached(model: UNet, x: torch.Tensor, samples: int = 20) -> torch.
     decoder, and the last decoder's first conv) is deterministic in MC mode, so
     only the suffix runs ``samples`` times — what the browser engine does. With
     the same torch seed it draws the same dropout masks in the same order as
-    mc_predict, so the outputs are identical.
+    mc_predict, so the outputs are identical. Placements with Dropout earlier
+    than the last decoder block fall back to full passes (mc_predict).
     """
+    if getattr(model.config, "dropout_at", "late") == "decoder_bottleneck":
+        return mc_predict(model, x, samples)
     model.eval()
     skips = []
     h = x

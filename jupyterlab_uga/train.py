@@ -220,6 +220,25 @@ def load_checkpoint(path: os.PathLike):
     return model, Normalizer.from_dict(ckpt["normalization"]), ckpt
 
 
+def names_by_class(pairs: os.PathLike, split: str, classes: Sequence[str]) -> list:
+    """Tile file names of ``split`` whose ``class`` column is one of ``classes`` (pairs.csv)."""
+    import csv
+
+    wanted = {c.strip().lower() for c in classes if c.strip()}
+    with open(pairs, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"split", "image", "class"} <= set(rows[0]):
+        raise ValueError(f"{pairs} needs the columns split, image, class")
+    known = {r["class"].strip().lower() for r in rows}
+    unknown = wanted - known
+    if unknown:
+        raise ValueError(f"classes {sorted(unknown)} are not in {pairs} (it has {sorted(known)})")
+    names = sorted(Path(r["image"]).name for r in rows if r["split"] == split and r["class"].strip().lower() in wanted)
+    if not names:
+        raise ValueError(f"no {split} tiles of classes {sorted(wanted)} in {pairs}")
+    return names
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None, help="ebhi-seg folder (default: $UGA_DATA or ../shared/data)/ebhi-seg")
@@ -230,6 +249,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--dropout-at", default="late", help="Dropout placement: late (default model), head, decoder_bottleneck")
+    p.add_argument("--classes", default=None,
+                   help="train and validate only on these tissue classes (comma-separated, pairs.csv 'class' column)")
+    p.add_argument("--pairs", default=None, help="pairs.csv for --classes (default <data>/pairs.csv)")
+    p.add_argument("--init", default=None, help="start from this .pt checkpoint's weights (keeps its normalization)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=None, help="use only the first N tiles per split (smoke tests)")
@@ -246,11 +270,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     gen = seed_everything(args.seed)
     root = ebhi.ebhi_root(args.data)
     t0 = time.time()
-    tr_x, tr_y, _ = ebhi.load_split(root / "source-train", args.limit)
-    va_x, va_y, _ = ebhi.load_split(root / "source-val", args.limit)
+    tr_names = va_names = None
+    if args.classes:
+        pairs = Path(args.pairs) if args.pairs else root / "pairs.csv"
+        classes = args.classes.split(",")
+        tr_names = names_by_class(pairs, "source-train", classes)
+        va_names = names_by_class(pairs, "source-val", classes)
+    tr_x, tr_y, _ = ebhi.load_split(root / "source-train", args.limit, names=tr_names)
+    va_x, va_y, _ = ebhi.load_split(root / "source-val", args.limit, names=va_names)
     mean, std = ebhi.channel_stats(tr_x)
     norm = Normalizer(mean, std)
-    model = build_model(UNetConfig(dropout=args.dropout))
+    model = build_model(UNetConfig(dropout=args.dropout, dropout_at=args.dropout_at))
+    if args.init:
+        # Dropout has no weights: any placement loads the same state dict.
+        init_model, norm, _ = load_checkpoint(args.init)
+        model.load_state_dict(init_model.state_dict())
     print(
         f"data {root}: train {len(tr_x)} val {len(va_x)} tiles, loaded in {time.time() - t0:.1f}s; "
         f"model {count_parameters(model)} params; mean {np.round(mean, 4).tolist()} std {np.round(std, 4).tolist()}",

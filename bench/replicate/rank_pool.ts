@@ -12,14 +12,23 @@
  *   "images": ["<pool tile PNG>", ...],
  *   "samples": 20, "mcSeed": 0,
  *   "patchSize": 224, "stride": 112,        // candidate patches inside a tile (map pixels)
- *   "strategies": ["entropy", "mutual_information", "uga_score", "random"],
+ *   "patchSizes": [112, 224],                // optional: several sizes from one pass (stride size/2 each)
+ *   "strategies": ["entropy", "mutual_information", "uga_score", "uga_code", "uga_code_diverse", "random"],
+ *   "groups": ["<case id>", ...],            // optional, per image: what uga_code_diverse spreads over
  *   "randomSeeds": [0, 1, 2, 3, 4],          // 'random' gets one ranking per seed
  *   "count": 20,                             // patches kept per ranking
  *   "backend": "wasm"
  * }
  *
  * ranking.json: { "rankings": { "<strategy>": [ {patch...} ] | { "<seed>": [...] } },
+ *                 "bySize": { "<size>": <rankings for that size> },   // when patchSizes is given
  *                 "tiles": [{ image, meanEntropy, meanMutualInformation }], "seconds": ... }
+ *
+ * uga_code is the UGA authors' score 100 * count(u > 0.8 max u) + sum(u) over
+ * each patch (suggestPatches, u = normalised entropy). uga_code_diverse is the
+ * same score with diversity: rounds over the groups (cases), each round takes
+ * the best remaining patch of every group, best groups first, so K patches
+ * come from K different cases while there are that many.
  * Each patch: { tile (index into images), image, x, y, width, height, score, rank,
  * meanEntropy, meanMutualInformation, foregroundFraction }.
  */
@@ -30,6 +39,9 @@ import { BackendName, initBackend } from '../../src/engine/backends';
 import { McDropout, PatchPixels } from '../../src/engine/mcdropout';
 import { loadSegmentationModel } from '../../src/engine/model';
 import { PatchSuggestion, ScoreStrategy, rankPatches, scorePatch } from '../../src/uncertainty/scoring';
+import { suggestPatches } from '../../src/uncertainty/suggestions';
+
+type BenchStrategy = ScoreStrategy | 'uga_code' | 'uga_code_diverse';
 
 interface Job {
   model: string;
@@ -38,7 +50,9 @@ interface Job {
   mcSeed: number;
   patchSize: number;
   stride?: number;
-  strategies: ScoreStrategy[];
+  patchSizes?: number[];
+  strategies: BenchStrategy[];
+  groups?: string[];
   randomSeeds: number[];
   count: number;
   backend?: BackendName;
@@ -80,6 +94,24 @@ function topK(candidates: Candidate[], count: number): Candidate[] {
   return [...candidates].sort(byScore).slice(0, count).map((c, i) => ({ ...c, rank: i + 1 }));
 }
 
+/** Round-robin over groups: round r takes every group's r-th best patch, groups by that patch's score. */
+export function diverseTopK(candidates: Candidate[], groupOf: (c: Candidate) => string, count: number): Candidate[] {
+  const byGroup = new Map<string, Candidate[]>();
+  for (const c of [...candidates].sort(byScore)) {
+    const g = groupOf(c);
+    byGroup.set(g, [...(byGroup.get(g) ?? []), c]);
+  }
+  const out: Candidate[] = [];
+  for (let round = 0; out.length < count; round++) {
+    const layer = [...byGroup.values()].filter(l => l.length > round).map(l => l[round]);
+    if (layer.length === 0) {
+      break;
+    }
+    out.push(...layer.sort(byScore));
+  }
+  return out.slice(0, count).map((c, i) => ({ ...c, rank: i + 1 }));
+}
+
 async function main(): Promise<void> {
   const configPath = arg('config');
   const outPath = arg('out');
@@ -91,13 +123,18 @@ async function main(): Promise<void> {
   const backend = await initBackend(job.backend ?? 'wasm');
   const model = await loadSegmentationModel(`file://${path.resolve(job.model, 'model.json')}`, { fetchFunc: fileFetch });
   const mc = new McDropout(model, { samples: job.samples, seed: job.mcSeed });
-  const guided = job.strategies.filter(s => s !== 'random');
+  const guided = job.strategies.filter(s => s !== 'random' && s !== 'uga_code_diverse');
   const wantRandom = job.strategies.includes('random');
-  const size = job.patchSize;
-  const stride = job.stride ?? size / 2;
+  const wantDiverse = job.strategies.includes('uga_code_diverse');
+  if (wantDiverse && !guided.includes('uga_code')) {
+    guided.push('uga_code');
+  }
+  if (job.groups && job.groups.length !== job.images.length) {
+    throw new Error(`groups has ${job.groups.length} entries for ${job.images.length} images`);
+  }
+  const sizes = job.patchSizes ?? [job.patchSize];
   const [tileH, tileW] = model.inputShape;
-  // Disjoint candidates per tile: a whole tile gives 1, 112 px in 224 px gives 4.
-  const perTile = Math.floor(tileH / size) * Math.floor(tileW / size);
+  const perTileOf = (size: number) => Math.floor(tileH / size) * Math.floor(tileW / size);
   const pooled = new Map<string, Candidate[]>();
   const tiles: { image: string; meanEntropy: number; meanMutualInformation: number }[] = [];
   const chunk = job.chunk ?? 8;
@@ -109,21 +146,29 @@ async function main(): Promise<void> {
       const tile = start + j;
       const image = names[j];
       tiles.push({ image, meanEntropy: scorePatch(m, 'entropy'), meanMutualInformation: scorePatch(m, 'mutual_information') });
-      const add = (key: string, list: PatchSuggestion[]) => {
-        const all = pooled.get(key) ?? [];
-        for (const s of list) {
-          all.push({ ...s, tile, image });
+      for (const size of sizes) {
+        const add = (key: string, list: PatchSuggestion[]) => {
+          const all = pooled.get(`${size}:${key}`) ?? [];
+          for (const s of list) {
+            all.push({ ...s, tile, image });
+          }
+          pooled.set(`${size}:${key}`, all);
+        };
+        // Disjoint candidates per tile: a whole tile gives 1, 112 px in 224 px gives 4.
+        const stride = sizes.length > 1 ? size / 2 : job.stride ?? size / 2;
+        const common = { patchSize: size, stride, count: perTileOf(size), foregroundClass: model.metadata.foregroundClass };
+        for (const strategy of guided) {
+          if (strategy === 'uga_code') {
+            add(strategy, suggestPatches(m, { ...common, strategy, minTissue: 0, maxOverlap: 0 }));
+          } else {
+            add(strategy, rankPatches(m, { ...common, strategy: strategy as ScoreStrategy }));
+          }
         }
-        pooled.set(key, all);
-      };
-      const common = { patchSize: size, stride, count: perTile, foregroundClass: model.metadata.foregroundClass };
-      for (const strategy of guided) {
-        add(strategy, rankPatches(m, { ...common, strategy }));
-      }
-      if (wantRandom) {
-        for (const seed of job.randomSeeds) {
-          // One stream per (seed, tile): the draw does not depend on chunking.
-          add(`random/${seed}`, rankPatches(m, { ...common, strategy: 'random', seed: seed * 1000003 + tile * 7919 + 17 }));
+        if (wantRandom) {
+          for (const seed of job.randomSeeds) {
+            // One stream per (seed, tile): the draw does not depend on chunking.
+            add(`random/${seed}`, rankPatches(m, { ...common, strategy: 'random', seed: seed * 1000003 + tile * 7919 + 17 }));
+          }
         }
       }
     });
@@ -134,17 +179,29 @@ async function main(): Promise<void> {
       console.log(`engine: ${done}/${job.images.length} pool tiles, ${((now - t0) / 1000).toFixed(1)} s`);
     }
   }
-  const rankings: Record<string, Candidate[] | Record<string, Candidate[]>> = {};
-  for (const strategy of guided) {
-    rankings[strategy] = topK(pooled.get(strategy) ?? [], job.count);
-  }
-  if (wantRandom) {
-    const bySeed: Record<string, Candidate[]> = {};
-    for (const seed of job.randomSeeds) {
-      bySeed[String(seed)] = topK(pooled.get(`random/${seed}`) ?? [], job.count);
+  const groupOf = (c: Candidate) => (job.groups ? job.groups[c.tile] : String(c.tile));
+  const bySize: Record<string, Record<string, Candidate[] | Record<string, Candidate[]>>> = {};
+  for (const size of sizes) {
+    const r: Record<string, Candidate[] | Record<string, Candidate[]>> = {};
+    for (const strategy of job.strategies.filter(s => s !== 'random' && s !== 'uga_code_diverse')) {
+      r[strategy] = topK(pooled.get(`${size}:${strategy}`) ?? [], job.count);
     }
-    rankings.random = bySeed;
+    if (wantDiverse) {
+      r.uga_code_diverse = diverseTopK(pooled.get(`${size}:uga_code`) ?? [], groupOf, job.count);
+    }
+    if (wantRandom) {
+      const bySeed: Record<string, Candidate[]> = {};
+      for (const seed of job.randomSeeds) {
+        bySeed[String(seed)] = topK(pooled.get(`${size}:random/${seed}`) ?? [], job.count);
+      }
+      r.random = bySeed;
+    }
+    bySize[String(size)] = r;
   }
+  const rankings = bySize[String(sizes[0])];
+  const size = sizes[0];
+  const stride = job.stride ?? size / 2;
+  const perTile = perTileOf(size);
   const seconds = (performance.now() - t0) / 1000;
   const out = {
     backend,
@@ -155,6 +212,7 @@ async function main(): Promise<void> {
     perTile,
     seconds,
     rankings,
+    bySize,
     tiles
   };
   fs.writeFileSync(outPath, JSON.stringify(out));
