@@ -175,26 +175,6 @@ export function addAnalysisCommands(commands: CommandRegistry, tracker: ISlideTr
     isEnabled: () => (review()?.nextOpen(-1) ?? null) !== null,
     execute: () => fly(review()?.nextOpen(-1) ?? null)
   });
-  const rankOf = (args: Record<string, unknown>) => (typeof args.rank === 'number' ? args.rank : review()?.current ?? null);
-  commands.addCommand(CommandIDs.skipSuggestion, {
-    label: 'Skip Suggested Patch',
-    caption: 'Mark the patch as looked at and not worth correcting (never trained on)',
-    describedBy: { args: { type: 'object', properties: { rank: { type: 'integer', minimum: 1 } } } },
-    isEnabled: args => {
-      const r = rankOf(args);
-      return r !== null && !!review()?.item(r);
-    },
-    execute: args => {
-      const r = rankOf(args);
-      const m = review();
-      if (r === null || !m?.item(r)) {
-        return;
-      }
-      m.setStatus(r, 'skipped');
-      const next = m.nextOpen(1);
-      fly(next);
-    }
-  });
   const update = () => commands.notifyCommandChanged();
   tracker.currentChanged.connect(update);
   tracker.widgetAdded.connect((_, w) => {
@@ -212,8 +192,7 @@ export const ANALYSIS_PALETTE = [
   CommandIDs.cancelAnalysis,
   CommandIDs.clearAnalysis,
   CommandIDs.nextSuggestion,
-  CommandIDs.previousSuggestion,
-  CommandIDs.skipSuggestion
+  CommandIDs.previousSuggestion
 ];
 
 export type { ISlidePanel };

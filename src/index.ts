@@ -1,6 +1,7 @@
 /** jupyterlab-uga: the extension's plugins (each in src/plugins/). */
 import { analysisPlugin } from './plugins/analysis';
+import { editorPlugin } from './plugins/editor';
 import { enginePlugin } from './plugins/engine';
 import { slidePlugin } from './plugins/slide';
 
-export default [enginePlugin, slidePlugin, analysisPlugin];
+export default [enginePlugin, slidePlugin, analysisPlugin, editorPlugin];

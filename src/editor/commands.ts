@@ -29,6 +29,8 @@ export interface EditorCommandOptions {
    * `{ rank }`); without it the command needs an open editor.
    */
   skip?: (args: ReadonlyPartialJSONObject) => void;
+  /** Whether `skip` can act on `args` (default: whenever `skip` is given). */
+  canSkip?: (args: ReadonlyPartialJSONObject) => boolean;
   /** Asked before cancelling with unsaved strokes; default `confirmDiscard` (a dialog). */
   confirm?: () => Promise<boolean>;
 }
@@ -99,7 +101,7 @@ export function addEditorCommands(
   add(EditorCommandIDs.skip, {
     label: 'Skip Suggestion',
     caption: 'Mark the patch skipped',
-    isEnabled: () => enabled() || options.skip !== undefined,
+    isEnabled: args => enabled() || (options.skip !== undefined && (options.canSkip?.(args) ?? true)),
     execute: args => {
       const e = active();
       if (e) {

@@ -10,6 +10,8 @@
  * uses the package's self-contained JS build (no asset needed, slower).
  */
 
+import { slideError } from './errors';
+import { SlideError } from './types';
 export interface OpenJpegFrameInfo {
   width: number;
   height: number;
@@ -97,6 +99,17 @@ export async function decodeJpeg2000(bytes: Uint8Array): Promise<J2kImage> {
   const mod = await loadOpenJpeg();
   const decoder = new mod.J2KDecoder();
   try {
+    return decodeWith(decoder, bytes);
+  } catch (e) {
+    // OpenJPEG throws numbers or plain errors from wasm: one kind for the UI.
+    throw e instanceof SlideError ? e : slideError('decode', `A JPEG 2000 tile could not be decoded: ${e instanceof Error ? e.message : String(e)}`, e);
+  } finally {
+    decoder.delete?.();
+  }
+}
+
+function decodeWith(decoder: OpenJpegDecoder, bytes: Uint8Array): J2kImage {
+  {
     decoder.getEncodedBuffer(bytes.length).set(bytes);
     decoder.decode();
     const info = decoder.getFrameInfo();
@@ -118,8 +131,6 @@ export async function decodeJpeg2000(bytes: Uint8Array): Promise<J2kImage> {
       }
     }
     return { width: info.width, height: info.height, components: info.componentCount, data };
-  } finally {
-    decoder.delete?.();
   }
 }
 

@@ -1,6 +1,6 @@
 import { Widget } from '@lumino/widgets';
 import type { CommandRegistry } from '@lumino/commands';
-import { maskRGBA } from '../analysis/heatmap';
+import { drawThumbnail } from '../editor/correction';
 import { correctionFor } from '../session/patches';
 import { CommandIDs } from '../tokens';
 import type { ISlideSession, ReviewItem } from '../tokens';
@@ -212,20 +212,7 @@ export class SuggestionQueue extends Widget {
         this._thumbs.set(s.rank, c);
       }
       const base = await c;
-      const size = base.patchSize;
-      const mask = item.correction?.mask ?? base.mask;
-      const full = document.createElement('canvas');
-      full.width = size;
-      full.height = size;
-      const fctx = full.getContext('2d')!;
-      fctx.putImageData(new ImageData(new Uint8ClampedArray(base.image), size, size), 0, 0);
-      const outline = maskRGBA(mask, size, size, base.classes.map(k => k.color), 'outline');
-      const over = document.createElement('canvas');
-      over.width = size;
-      over.height = size;
-      over.getContext('2d')!.putImageData(new ImageData(outline as Uint8ClampedArray<ArrayBuffer>, size, size), 0, 0);
-      fctx.drawImage(over, 0, 0);
-      ctx.drawImage(full, 0, 0, THUMB, THUMB);
+      drawThumbnail(canvas, item.correction ?? base);
       canvas.dataset.ugaThumb = 'ready';
     } catch (e) {
       if (!this._abort.signal.aborted) {

@@ -18,17 +18,15 @@ import { loadSegmentationModel } from '../model';
 import { predictedClasses } from '../../uncertainty/maps';
 import { memoryFetch } from './helpers';
 
+import { requireOrSkip } from '../../__tests__/requirements';
+
 const root = path.resolve(__dirname, '../../..');
 const modelDir = path.join(root, 'jupyterlab_uga/default_model');
 const dataDir = process.env.UGA_DATA ? path.resolve(process.env.UGA_DATA) : path.resolve(root, '../shared/data');
 const tilesDir = path.join(dataDir, process.env.UGA_TEST_SPLIT ?? 'ebhi-seg/source-val');
 const missing = [path.join(modelDir, 'model.json'), path.join(tilesDir, 'images')].filter(p => !fs.existsSync(p));
 
-if (missing.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`SKIPPING default-model engine test: missing ${missing.join(', ')}`);
-  describe.skip('default model', () => it('needs the default model and EBHI data', () => undefined));
-} else {
+if (requireOrSkip('default model on real EBHI tiles', missing)) {
   describe('default model on real EBHI tiles (wasm)', () => {
     beforeAll(async () => {
       expect(await initBackend('wasm')).toBe('wasm');

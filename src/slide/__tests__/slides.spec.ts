@@ -10,12 +10,10 @@ import * as path from 'path';
 import { openSlide } from '../open';
 import { disposeDecoderPool } from '../tiff';
 import { fileFetch, meanRgb, sharedDataDir } from './helpers';
+import { requireOrSkip } from '../../__tests__/requirements';
 
 const data = sharedDataDir();
-const maybe = data ? describe : describe.skip;
-if (!data) {
-  console.warn('Shared slides not found (set UGA_DATA or provide ../shared/data): skipping slide tests.');
-}
+const maybe = requireOrSkip('shared slides', data ? [] : ['../shared/data/slides (set UGA_DATA)']) ? describe : describe.skip;
 
 interface Expected {
   format: string;
