@@ -5,7 +5,8 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import { DROPOUT_CLASS_NAMES, isActiveDropout } from './model';
-import { dropoutMask } from './random';
+import { readHost, writeHost } from './hostIO';
+import { DropoutStream, dropoutMask } from './random';
 
 /** The parts of tfjs-layers' Node we use (not exported by tfjs' typings). */
 export interface GraphNode {
@@ -116,6 +117,12 @@ export interface DropoutRandom {
    * which saves tiling it.
    */
   rows?: number;
+  /**
+   * Tensors live in CPU memory (wasm, cpu): plain Dropout reads its input,
+   * draws and applies the mask in one JS pass and uploads the result, which
+   * saves a mask upload and a multiply op per sample.
+   */
+  host?: boolean;
 }
 
 /**
@@ -144,6 +151,15 @@ function dropoutStep(tf: typeof tfType, layer: tfType.layers.Layer, x: tfType.Te
       noiseShape = config.noiseShape.map((d, i) => (d === null ? shape[i] : d));
     }
     const size = noiseShape.reduce((a, b) => a * b, 1);
+    if (random.host && name === 'Dropout' && !config.noiseShape && x.dtype === 'float32') {
+      const stream = new DropoutStream(config.rate, random.nextSeed());
+      return writeHost(tf, noiseShape, out => {
+        // Read after the output is allocated (a wasm heap view dies when the heap grows).
+        const src = readHost(tf, x);
+        // Mask entry i multiplies src[i mod src.length]: the broadcast of a batch-1 input.
+        stream.fill(out, 0, size, src, src.length);
+      });
+    }
     return tf.tidy(() => tf.mul(x, tf.tensor(dropoutMask(size, config.rate, random.nextSeed()), noiseShape, 'float32')));
   }
   // GaussianDropout / AlphaDropout: their own training-mode call touches only themselves.

@@ -30,6 +30,8 @@ import type * as tfType from '@tensorflow/tfjs';
 import { SampleMoments, UncertaintyMaps, hasNonFinite, mapsFromMoments } from '../uncertainty/maps';
 import { seededRandom } from '../uncertainty/scoring';
 import { DropoutRandom, GraphPlan, Step, compileSteps, countReaders, dropoutOnlyInputs, planGraph, runSteps } from './graph';
+import { readHost } from './hostIO';
+import { HostTail, MomentSums, accumulateTail, planHostTail, tailWeights } from './hostTail';
 import { ModelError, SegmentationModel } from './model';
 
 export interface PatchPixels {
@@ -52,6 +54,12 @@ export interface McDropoutOptions {
   cachePrefix?: boolean;
   /** Fold Conv2D+BatchNormalization(+ReLU) into one fused conv (exact in inference mode); default true. */
   fuseBatchNorm?: boolean;
+  /**
+   * On wasm/cpu, apply dropout masks and the 1x1 head + softmax + sums in JS
+   * (same masks, same numbers up to rounding); false = all tensor ops, for
+   * comparisons. Default true.
+   */
+  hostKernels?: boolean;
 }
 
 export interface RunOptions {
@@ -65,10 +73,6 @@ export function abortError(): Error {
   const err = new Error('Uncertainty analysis was cancelled');
   err.name = 'AbortError';
   return err;
-}
-
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && err.name === 'AbortError';
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
@@ -109,13 +113,25 @@ export function normalisePatches(
   return out;
 }
 
+/** v * k as float32; a plain loop (Float32Array.from with a callback is several times slower). */
+function scaled(v: ArrayLike<number>, k: number): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    out[i] = v[i] * k;
+  }
+  return out;
+}
+
 export class McDropout {
   readonly samples: number;
   readonly maxBatch: number;
   readonly plan: GraphPlan;
   private readonly random: () => number;
   private readonly fuse: boolean;
+  private readonly hostKernels: boolean;
   private readonly broadcastIds: Set<number>;
+  /** The head computed in JS on CPU-memory backends, or null when the model ends otherwise. */
+  readonly tail: HostTail | null;
   private disposed = false;
 
   constructor(
@@ -133,7 +149,9 @@ export class McDropout {
       this.maxBatch = Math.max(1, Math.min(64, Math.floor(budgetFloats / perRow)));
     }
     this.fuse = options.fuseBatchNorm ?? true;
+    this.hostKernels = options.hostKernels ?? true;
     this.broadcastIds = dropoutOnlyInputs(this.plan);
+    this.tail = planHostTail(this.plan, countReaders(model.layersModel, this.plan), model.metadata.output);
     this.random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 31));
   }
 
@@ -155,14 +173,23 @@ export class McDropout {
     const total = patches.length * T;
     let done = 0;
     const results: UncertaintyMaps[] = [];
-    const random: DropoutRandom = { nextSeed: () => Math.floor(this.random() * 2147483647) };
+    // wasm and cpu keep tensors in CPU memory: dropout and the head run in JS
+    // there (no mask uploads, no [T, H, W, C] intermediates); GPU backends
+    // keep everything on the device and read back only the sums.
+    const backendName = tf.getBackend();
+    const host = this.hostKernels && (backendName === 'wasm' || backendName === 'cpu');
+    const random: DropoutRandom = { nextSeed: () => Math.floor(this.random() * 2147483647), host };
     const frontierIds = this.plan.frontier.map(t => t.id);
     const outputIsFrontier = frontierIds.includes(this.plan.outputId);
+    const tail = host && !outputIsFrontier ? this.tail : null;
     const sampleBatch = Math.min(T, this.maxBatch);
     // Folded weights live for this run only, so nothing outlives it.
     const readers = countReaders(this.model.layersModel, this.plan);
     const prefix = compileSteps(tf, this.plan.prefix, readers, this.fuse);
-    const suffix = compileSteps(tf, this.plan.suffix, readers, this.fuse);
+    const suffixNodes = tail ? this.plan.suffix.filter(n => !tail.nodes.includes(n)) : this.plan.suffix;
+    const suffix = compileSteps(tf, suffixNodes, readers, this.fuse);
+    const weights = tail ? tailWeights(tail) : null;
+    const scratch = { buf: undefined as Float32Array | undefined };
     try {
       for (let start = 0; start < patches.length; start += this.maxBatch) {
         throwIfAborted(signal);
@@ -177,6 +204,20 @@ export class McDropout {
             input.dispose();
           }
           for (let i = 0; i < chunk.length; i++) {
+            if (host) {
+              // Sums accumulate in place in JS, sample chunk by sample chunk.
+              const sums = new MomentSums(height * width, this.model.classes);
+              for (let s = 0; s < T; s += sampleBatch) {
+                throwIfAborted(signal);
+                const rows = Math.min(sampleBatch, T - s);
+                this.hostSamples(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random, sums, tail, weights, scratch);
+                done += rows;
+                onProgress?.(done, total);
+                await yieldToEventLoop(tf);
+              }
+              results.push(this.toMaps(sums.sumP, sums.sumP2, sums.sumH, height, width, T));
+              continue;
+            }
             let sums: tfType.Tensor[] | null = null;
             try {
               for (let s = 0; s < T; s += sampleBatch) {
@@ -212,6 +253,69 @@ export class McDropout {
     return results;
   }
 
+  /** Batch-1 slices of patch `index`'s frontier, tiled to `rows` where a reader needs full rows. */
+  private feedsFor(tf: typeof tfType, frontier: Map<number, tfType.Tensor>, index: number, rows: number, outputIsFrontier: boolean): Map<number, tfType.Tensor> {
+    const feeds = new Map<number, tfType.Tensor>();
+    for (const [id, t] of frontier) {
+      // Inputs read only by Dropout stay at batch 1: the [rows, ...] mask broadcasts them.
+      const broadcast = this.broadcastIds.has(id) && !outputIsFrontier;
+      feeds.set(
+        id,
+        tf.tidy(() => {
+          const one = tf.slice(t, [index, ...t.shape.slice(1).map(() => 0)], [1, ...t.shape.slice(1)]);
+          return rows === 1 || broadcast ? one : tf.tile(one, [rows, ...t.shape.slice(1).map(() => 1)]);
+        })
+      );
+    }
+    return feeds;
+  }
+
+  /** `rows` MC samples of patch `index` added to `sums` (CPU-memory backends). */
+  private hostSamples(
+    tf: typeof tfType,
+    steps: Step[],
+    frontier: Map<number, tfType.Tensor>,
+    index: number,
+    rows: number,
+    outputIsFrontier: boolean,
+    random: DropoutRandom,
+    sums: MomentSums,
+    tail: HostTail | null,
+    weights: { kernel: Float32Array; bias: Float32Array } | null,
+    scratch: { buf?: Float32Array }
+  ): void {
+    const feeds = this.feedsFor(tf, frontier, index, rows, outputIsFrontier);
+    random.rows = rows;
+    let computed: Map<number, tfType.Tensor> | null = null;
+    try {
+      if (tail && weights) {
+        const id = tail.inputId;
+        let x = feeds.get(id);
+        if (!x) {
+          computed = runSteps(tf, steps, feeds, [id], true, random);
+          x = computed.get(id)!;
+        }
+        const seed = tail.dropoutRate === null ? 0 : random.nextSeed();
+        scratch.buf = accumulateTail(tail, weights, readHost(tf, x), x.shape[0], rows, seed, sums, scratch.buf);
+        return;
+      }
+      const logits = this.model.metadata.output === 'logits';
+      const output = outputIsFrontier
+        ? feeds.get(this.plan.outputId)!.clone()
+        : runSteps(tf, steps, feeds, [this.plan.outputId], true, random).get(this.plan.outputId)!;
+      const p = logits ? tf.tidy(() => tf.softmax(output)) : output;
+      try {
+        sums.addProbabilities(readHost(tf, p), rows);
+      } finally {
+        output.dispose();
+        p.dispose();
+      }
+    } finally {
+      feeds.forEach(t => t.dispose());
+      computed?.forEach(t => t.dispose());
+    }
+  }
+
   /** Sums over `rows` MC samples of patch `index`: [sum p, sum p^2, sum H[p]]. */
   private sampleSums(
     tf: typeof tfType,
@@ -223,19 +327,8 @@ export class McDropout {
     random: DropoutRandom
   ): tfType.Tensor[] {
     const logits = this.model.metadata.output === 'logits';
-    const feeds = new Map<number, tfType.Tensor>();
+    const feeds = this.feedsFor(tf, frontier, index, rows, outputIsFrontier);
     try {
-      for (const [id, t] of frontier) {
-        // Inputs read only by Dropout stay at batch 1: the [rows, ...] mask broadcasts them.
-        const broadcast = this.broadcastIds.has(id) && !outputIsFrontier;
-        feeds.set(
-          id,
-          tf.tidy(() => {
-            const one = tf.slice(t, [index, ...t.shape.slice(1).map(() => 0)], [1, ...t.shape.slice(1)]);
-            return rows === 1 || broadcast ? one : tf.tile(one, [rows, ...t.shape.slice(1).map(() => 1)]);
-          })
-        );
-      }
       random.rows = rows;
       let output: tfType.Tensor;
       if (outputIsFrontier) {
@@ -258,9 +351,9 @@ export class McDropout {
   }
 
   private toMaps(
-    sumP: Float32Array,
-    sumP2: Float32Array,
-    sumH: Float32Array,
+    sumP: ArrayLike<number>,
+    sumP2: ArrayLike<number>,
+    sumH: ArrayLike<number>,
     height: number,
     width: number,
     T: number
@@ -270,9 +363,9 @@ export class McDropout {
       width,
       height,
       classes: this.model.classes,
-      meanProb: sumP.map(v => v * inv),
-      meanSquareProb: sumP2.map(v => v * inv),
-      meanSampleEntropy: sumH.map(v => v * inv),
+      meanProb: scaled(sumP, inv),
+      meanSquareProb: scaled(sumP2, inv),
+      meanSampleEntropy: scaled(sumH, inv),
       samples: T
     };
     const maps = mapsFromMoments(moments);

@@ -196,6 +196,33 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
       model.dispose();
     });
 
+    it('JS dropout and head (wasm/cpu) give the numbers of the all-tensor path for the same masks', async () => {
+      const patches = randomPatches(2, S, 13);
+      for (const dropoutAt of ['bottleneck', 'decoder'] as const) {
+        for (const extra of [{}, { output: 'logits' }]) {
+          // 'logits': the head conv has no softmax and the engine applies it.
+          const net = tinyUnet({ size: S, dropoutRate: 0.4, dropoutAt, headActivation: 'output' in extra ? 'linear' : 'softmax' });
+          const model = segModel(net, S, extra);
+          const engine = new McDropout(model, { samples: 7, seed: 5, maxBatch: 3 });
+          const host = ['wasm', 'cpu'].includes(backend);
+          expect(engine.tail !== null).toBe(true);
+          expect(engine.tail!.dropoutRate).toBe(0.4);
+          const fast = await engine.run(patches);
+          const tensors = await new McDropout(model, { samples: 7, seed: 5, maxBatch: 3, hostKernels: false }).run(patches);
+          fast.forEach((m, i) => {
+            expect(maxAbsDiff(m.meanProb, tensors[i].meanProb)).toBeLessThan(1e-5);
+            expect(maxAbsDiff(m.entropy, tensors[i].entropy)).toBeLessThan(1e-4);
+            expect(maxAbsDiff(m.mutualInformation, tensors[i].mutualInformation)).toBeLessThan(1e-4);
+            expect(maxAbsDiff(m.std, tensors[i].std)).toBeLessThan(1e-3);
+          });
+          // Different masks give different numbers: the comparison above can fail.
+          const other = await new McDropout(model, { samples: 7, seed: 6, maxBatch: 3 }).run(patches);
+          expect(maxAbsDiff(other[0].meanProb, fast[0].meanProb)).toBeGreaterThan(host ? 1e-4 : 0);
+          model.dispose();
+        }
+      }
+    });
+
     it('is reproducible with a seed and different without', async () => {
       const model = segModel(tinyUnet({ size: S }), S);
       const patch = randomPatches(1, S);

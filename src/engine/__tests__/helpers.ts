@@ -14,6 +14,8 @@ export interface TinyNetOptions {
   dropoutAt?: 'bottleneck' | 'decoder' | 'none';
   inputChannels?: number;
   seed?: number;
+  /** Activation of the 1x1 head; 'linear' makes a logits model. */
+  headActivation?: 'softmax' | 'linear';
 }
 
 /** A small U-Net: conv-BN-relu, pool, conv, [dropout], upsample, concat, conv, [dropout], 1x1 softmax. */
@@ -41,7 +43,7 @@ export function tinyUnet(options: TinyNetOptions = {}): tf.LayersModel {
   if (at !== 'none') {
     x = tf.layers.dropout({ rate, name: 'dec_dropout' }).apply(x) as tf.SymbolicTensor;
   }
-  const out = tf.layers.conv2d({ filters: classes, kernelSize: 1, activation: 'softmax', kernelInitializer: init(4), name: 'head' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.conv2d({ filters: classes, kernelSize: 1, activation: options.headActivation ?? 'softmax', kernelInitializer: init(4), name: 'head' }).apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out, name: 'tiny_unet' });
   // Non-trivial BN statistics: a model run with BN in training mode gives different numbers.
   for (const name of ['enc_bn', 'dec_bn']) {
