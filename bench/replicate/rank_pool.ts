@@ -53,6 +53,8 @@ interface Job {
   patchSizes?: number[];
   strategies: BenchStrategy[];
   groups?: string[];
+  /** Also time a T = 1 pass over every chunk, interleaved with the T-sample pass: MC cost in deterministic passes. */
+  timeDeterministic?: boolean;
   randomSeeds: number[];
   count: number;
   backend?: BackendName;
@@ -139,9 +141,21 @@ async function main(): Promise<void> {
   const tiles: { image: string; meanEntropy: number; meanMutualInformation: number }[] = [];
   const chunk = job.chunk ?? 8;
   let lastLog = 0;
+  const single = job.timeDeterministic ? new McDropout(model, { samples: 1, seed: job.mcSeed }) : null;
+  let mcSeconds = 0;
+  let detSeconds = 0;
   for (let start = 0; start < job.images.length; start += chunk) {
     const names = job.images.slice(start, start + chunk);
-    const maps = await mc.run(names.map(readPng));
+    const pixels = names.map(readPng);
+    if (single) {
+      // One sample = prefix + suffix once = the work of a deterministic pass.
+      const t = performance.now();
+      await single.run(pixels);
+      detSeconds += (performance.now() - t) / 1000;
+    }
+    const tm = performance.now();
+    const maps = await mc.run(pixels);
+    mcSeconds += (performance.now() - tm) / 1000;
     maps.forEach((m, j) => {
       const tile = start + j;
       const image = names[j];
@@ -211,6 +225,8 @@ async function main(): Promise<void> {
     stride,
     perTile,
     seconds,
+    mcSeconds,
+    detSeconds: single ? detSeconds : null,
     rankings,
     bySize,
     tiles
@@ -218,6 +234,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(outPath, JSON.stringify(out));
   console.log(`engine: done in ${seconds.toFixed(1)} s (${backend}, T=${mc.samples}, prefix cached: ${mc.cachesPrefix})`);
   mc.dispose();
+  single?.dispose();
   model.dispose();
 }
 

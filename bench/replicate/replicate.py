@@ -73,6 +73,10 @@ METRIC = (
     "dice = mean of background and gland Dice; pool_dice = the same on the pool tiles with the corrected pixels ignored"
 )
 MOSAIC_COLUMNS = 32  # pool tiles laid out as one virtual slide, row-major
+DEFAULT_FT_GRID = "60:1e-3,150:1e-3"
+# Headline cell first for 2 seeds, then the patch-size and recipe questions, then more seeds.
+DEFAULT_PLAN = ("ft/224/10/0-1,ft/112/10/0-1,retrain/224/10/0,ft/224/10/2-4,ft/112/10/2-4,ft/224/20/0-4,"
+                "ft/224/5/0-4,retrain/224/10/1-4,ft/112/20/0-4,ft/112/5/0-4")
 
 
 def log(msg: str) -> None:
@@ -255,7 +259,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--pool-limit", type=int, default=0, help="use at most N pool tiles (0 = all)")
     p.add_argument("--test-limit", type=int, default=0, help="use at most N test tiles (0 = all)")
     p.add_argument("--recipes", default="ft,retrain", help="ft (fine-tune, recipe picked on the pool) and/or retrain")
-    p.add_argument("--ft-grid", default="60:1e-3,150:1e-3,150:3e-4",
+    p.add_argument("--ft-grid", default=DEFAULT_FT_GRID,
                    help="fine-tune candidates steps:lr; the best transductive pool Dice of random K=10 runs wins (pool only)")
     p.add_argument("--ft-steps", type=int, default=None, help="skip the pick: use this many fine-tune steps (with --ft-lr)")
     p.add_argument("--ft-lr", type=float, default=1e-3)
@@ -267,8 +271,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--replay-limit", type=int, default=None, help="use at most N source tiles for replay")
     p.add_argument("--no-ceiling", action="store_true", help="skip the all-pool-annotated control")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--order", default="224:10,224:20,112:10,224:5,112:20,112:5",
-                   help="priority of patch:K cells (others follow); every seed and split of a cell runs before the next cell")
+    p.add_argument("--plan", default=DEFAULT_PLAN,
+                   help="priority of recipe/patch/K/seeds items (others of the grid follow, ft first); inside an item every "
+                        "seed runs over every split seed and strategy, so partial results stay seed-matched")
     p.add_argument("--work", default=str(HERE / "out" / "run"), help="progress, rankings and corrections folders")
     p.add_argument("--resume", action="store_true", help="keep <work>/results.jsonl and skip the runs it has")
     p.add_argument("--keep-folders", action="store_true", help="keep every corrections folder (default: only in --quick)")
@@ -288,7 +293,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         args.pool_limit = args.pool_limit or 24
         args.test_limit = args.test_limit or 24
         args.replay_limit = args.replay_limit or 64
-        args.ft_steps = args.ft_steps or 10
+        if args.ft_grid == DEFAULT_FT_GRID:
+            args.ft_grid = "5:1e-3,10:1e-3"
         args.retrain_steps = min(args.retrain_steps, 10)
         args.keep_folders = True
     args.k = args.k or "0,5,10,20"
@@ -396,7 +402,8 @@ class Experiment:
             "height": ((len(d["pool"]) + MOSAIC_COLUMNS - 1) // MOSAIC_COLUMNS) * tile_h,
             "mpp": self.base.uga_metadata["uga"].get("mpp"),
         }
-        analysis = {"T": int(a.samples), "strategy": strategy, "patchSize": int(size), "mpp": slide["mpp"], "level": 0, "downsample": 1.0}
+        # patchSize = the stored patch image (the whole tile); the box inside it is what was corrected.
+        analysis = {"T": int(a.samples), "strategy": strategy, "patchSize": int(tile_w), "mpp": slide["mpp"], "level": 0, "downsample": 1.0}
         write_corrections(folder, slide, model=model_entry(self.tfjs_dir), analysis=analysis)
         boxes = []
         for cand in picked:
@@ -433,18 +440,30 @@ class Experiment:
         return row
 
 
-def priority_cells(order: str, sizes: List[int], ks: List[int]) -> List[Tuple[int, int]]:
-    cells = []
-    for item in order.split(","):
-        if ":" in item:
-            s, k = (int(v) for v in item.split(":"))
-            if s in sizes and k in ks and k > 0 and (s, k) not in cells:
-                cells.append((s, k))
-    for s in sizes:
-        for k in ks:
-            if k > 0 and (s, k) not in cells:
-                cells.append((s, k))
-    return cells
+def plan_items(plan: str, recipes: List[str], sizes: List[int], ks: List[int], seeds: List[int]) -> List[Tuple[str, int, int, List[int]]]:
+    """(recipe, patch, K, seeds) in run order: the plan's items within the grid, then the rest of the grid."""
+    items: List[Tuple[str, int, int, List[int]]] = []
+    covered = set()
+    for item in [i for i in plan.split(",") if i.strip()]:
+        try:
+            recipe, size, k, span = item.strip().split("/")
+            lo, _, hi = span.partition("-")
+            want = list(range(int(lo), int(hi or lo) + 1))
+            size, k = int(size), int(k)
+        except ValueError:
+            raise SystemExit(f"--plan item {item!r}: use recipe/patch/K/seeds, e.g. ft/224/10/0-4")
+        got = [s for s in want if s in seeds and (recipe, size, k, s) not in covered]
+        if recipe in recipes and size in sizes and k in ks and k > 0 and got:
+            items.append((recipe, size, k, got))
+            covered.update((recipe, size, k, s) for s in got)
+    for recipe in recipes:
+        for size in sizes:
+            for k in ks:
+                rest = [s for s in seeds if k > 0 and (recipe, size, k, s) not in covered]
+                if rest:
+                    items.append((recipe, size, k, rest))
+                    covered.update((recipe, size, k, s) for s in rest)
+    return items
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -566,21 +585,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if not args.no_ceiling:
             go(ss, 224, "all_pool", len(exp.split(ss)["pool"]), 0, main_recipe)
         write()
-    # 3. the table, by priority cell; inside a cell every seed and split, strategies innermost (seed-matched pairs).
-    for size, k in priority_cells(args.order, sizes, ks):
-        for seed in seeds:
+    # 3. the table, item by item of the plan; strategies innermost so every finished seed is a matched set.
+    recipes = {"ft": ft_recipe, "retrain": retrain_recipe}
+    for recipe, size, k, item_seeds in plan_items(args.plan, recipes_wanted, sizes, ks, seeds):
+        for seed in item_seeds:
             for ss in split_seeds:
                 for strategy in args.strategy_list:
-                    go(ss, size, strategy, k, seed, main_recipe)
+                    go(ss, size, strategy, k, seed, recipes[recipe])
             write()
-    # 4. the retrain variant at the headline cell(s) when both recipes are asked for.
-    if ft_recipe and "retrain" in recipes_wanted:
-        for size, k in priority_cells(args.order, sizes, ks)[:1]:
-            for seed in seeds:
-                for ss in split_seeds:
-                    for strategy in args.strategy_list:
-                        go(ss, size, strategy, k, seed, retrain_recipe)
-                write()
     result = write(final=True)
     import report
 
