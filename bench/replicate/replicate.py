@@ -280,9 +280,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=None, help="stop starting runs after this long (results so far are written)")
     p.add_argument("--dropout-study", default=str(HERE / "out" / "dropout-study.json"),
                    help="results of bench/replicate/dropout_study.py to include in the report, when present")
-    p.add_argument("--out-json", default=str(REPO / "docs" / "replication.json"))
-    p.add_argument("--out-md", default=str(REPO / "docs" / "replication.md"))
-    p.add_argument("--out-png", default=str(REPO / "docs" / "replication.png"))
+    p.add_argument("--out-json", default=None, help="default docs/replication.json (--quick: bench/replicate/out/quick/)")
+    p.add_argument("--out-md", default=None)
+    p.add_argument("--out-png", default=None)
     args = p.parse_args(argv)
     if args.quick:
         args.seeds = min(args.seeds, 2)
@@ -297,6 +297,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
             args.ft_grid = "5:1e-3,10:1e-3"
         args.retrain_steps = min(args.retrain_steps, 10)
         args.keep_folders = True
+    out_dir = HERE / "out" / "quick" if args.quick else REPO / "docs"
+    args.out_json = args.out_json or str(out_dir / "replication.json")
+    args.out_md = args.out_md or str(out_dir / "replication.md")
+    args.out_png = args.out_png or str(out_dir / "replication.png")
     args.k = args.k or "0,5,10,20"
     args.split_seeds = args.split_seeds or "0,1,2"
     args.patch_sizes = args.patch_sizes or "224,112"

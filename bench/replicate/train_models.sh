@@ -2,7 +2,9 @@
 # Train the replication model (benign + low-grade classes of source-train, checkpoint on the
 # same classes of source-val, the default model's recipe) and the Dropout-placement variants
 # (fine-tuned from it with Dropout moved; same steps each), under bench/replicate/out/models.
-#   bash bench/replicate/train_models.sh [--quick]
+#   bash bench/replicate/train_models.sh
+# Env: OUT (folder), CLASSES, BUDGET (minutes, replication model), VEPOCHS (epochs per variant),
+# THREADS, ONLY_MAIN=1 (skip the variants: all replicate.py needs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -17,7 +19,9 @@ if [ ! -f "$OUT/late/model.pt" ]; then
   $PY -u -m jupyterlab_uga.train --out "$OUT/late" --classes "$CLASSES" --epochs 30 \
     --time-budget-min "$BUDGET" --threads "$THREADS" --seed 0
 fi
-for at in late head decoder_bottleneck; do
+VARIANTS="late head decoder_bottleneck"
+[ "${ONLY_MAIN:-0}" = 1 ] && VARIANTS=""
+for at in $VARIANTS; do
   [ -f "$OUT/ft-$at/model.pt" ] && continue
   $PY -u -m jupyterlab_uga.train --out "$OUT/ft-$at" --classes "$CLASSES" --epochs "$VEPOCHS" --lr 1e-3 \
     --init "$OUT/late/model.pt" --dropout-at "$at" --threads "$THREADS" --seed 1
