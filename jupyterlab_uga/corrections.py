@@ -1,4 +1,4 @@
-"""The corrections folder: reader, writer and QuPath GeoJSON (numpy + pillow only).
+"""The corrections folder: reader, writer and QuPath GeoJSON (numpy, pillow, jsonschema).
 
 Next to a slide ``X.svs`` the folder ``X.svs.uga/`` holds::
 
@@ -9,7 +9,8 @@ Next to a slide ``X.svs`` the folder ``X.svs.uga/`` holds::
     models/<version>/       tfjs models fine-tuned on these corrections
 
 See docs/corrections-format.md and schemas/corrections-manifest.v1.schema.json.
-Writers replace every file atomically (temp file + os.replace); one writer at a
+Writers replace every file atomically (temp file + os.replace; write_corrections
+builds a whole folder aside and renames it in); one writer at a
 time is assumed (the manifest is rewritten whole).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -113,76 +115,86 @@ def manifest_schema() -> Dict[str, Any]:
     return _SCHEMA_CACHE["v1"]
 
 
-_TYPES = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
+def _format_checker():
+    """date-time as RFC 3339 (what ajv-formats checks in the panel), without optional packages."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+
+    @checker.checks("date-time", raises=ValueError)
+    def _date_time(value: Any) -> bool:
+        if not isinstance(value, str):
+            return True
+        if not _DATE_TIME.match(value):
+            return False
+        datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", value.replace(" ", "T").replace("t", "T")))
+        return True
+
+    return checker
+
+
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_VALIDATORS: Dict[int, Any] = {}
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "manifest"
+
+
+def _describe(error: Any) -> str:
+    at = _json_path(error.absolute_path)
+    v, kw, val = error.instance, error.validator, error.validator_value
+    if kw == "type":
+        types = val if isinstance(val, list) else [val]
+        return f"{at}: expected {' or '.join(types)}, got {type(v).__name__} {v!r:.60}"
+    if kw == "required":
+        missing = re.match(r"^(.*) is a required property$", error.message)
+        return f"{at}: missing required {missing.group(1) if missing else error.message}"
+    if kw == "const":
+        return f"{at}: must be {val!r}, got {v!r}"
+    if kw == "enum":
+        return f"{at}: {v!r} is not one of {val}"
+    if kw == "pattern":
+        return f"{at}: {v!r:.60} does not match {val}"
+    if kw == "minLength":
+        return f"{at}: string too short"
+    if kw == "minItems":
+        return f"{at}: needs at least {val} items, has {len(v)}"
+    if kw == "maxItems":
+        return f"{at}: at most {val} items, has {len(v)}"
+    if kw == "minimum":
+        return f"{at}: {v} < minimum {val}"
+    if kw == "maximum":
+        return f"{at}: {v} > maximum {val}"
+    if kw == "exclusiveMinimum":
+        return f"{at}: {v} must be > {val}"
+    if kw == "format":
+        return f"{at}: {v!r:.60} is not a valid {val}"
+    return f"{at}: {error.message}"
 
 
 def schema_errors(instance: Any, schema: Optional[Dict[str, Any]] = None) -> List[str]:
-    """Validate against the subset of JSON Schema the manifest schema uses.
+    """Validate with the ``jsonschema`` package (Draft 2020-12, date-time checked).
 
-    (type, required, properties, items, enum, const, pattern, minLength,
-    minimum, maximum, exclusiveMinimum, minItems, maxItems, local $ref.)
-    Returns messages like ``patches[2].status: 'done' is not one of [...]``.
+    Returns messages like ``patches[2].status: 'done' is not one of [...]``,
+    ordered by JSON path.
     """
-    root = schema or manifest_schema()
-    errors: List[str] = []
+    import jsonschema
 
-    def at(path: str) -> str:
-        return path or "manifest"
-
-    def check(v: Any, s: Dict[str, Any], path: str) -> None:
-        if "$ref" in s:
-            node: Any = root
-            for part in s["$ref"].lstrip("#/").split("/"):
-                node = node[part]
-            check(v, node, path)
-        t = s.get("type")
-        if t is not None:
-            types = t if isinstance(t, list) else [t]
-            if not any(_TYPES[x](v) for x in types):
-                errors.append(f"{at(path)}: expected {' or '.join(types)}, got {type(v).__name__} {v!r:.60}")
-                return
-        if "const" in s and v != s["const"]:
-            errors.append(f"{at(path)}: must be {s['const']!r}, got {v!r}")
-        if "enum" in s and v not in s["enum"]:
-            errors.append(f"{at(path)}: {v!r} is not one of {s['enum']}")
-        if isinstance(v, str):
-            if len(v) < s.get("minLength", 0):
-                errors.append(f"{at(path)}: string too short")
-            if "pattern" in s and not re.search(s["pattern"], v):
-                errors.append(f"{at(path)}: {v!r} does not match {s['pattern']}")
-        if _TYPES["number"](v):
-            if "minimum" in s and v < s["minimum"]:
-                errors.append(f"{at(path)}: {v} < minimum {s['minimum']}")
-            if "maximum" in s and v > s["maximum"]:
-                errors.append(f"{at(path)}: {v} > maximum {s['maximum']}")
-            if "exclusiveMinimum" in s and v <= s["exclusiveMinimum"]:
-                errors.append(f"{at(path)}: {v} must be > {s['exclusiveMinimum']}")
-        if isinstance(v, dict):
-            for key in s.get("required", []):
-                if key not in v:
-                    errors.append(f"{at(path)}: missing required {key!r}")
-            for key, sub in s.get("properties", {}).items():
-                if key in v:
-                    check(v[key], sub, f"{path}.{key}" if path else key)
-        if isinstance(v, list):
-            if len(v) < s.get("minItems", 0):
-                errors.append(f"{at(path)}: needs at least {s['minItems']} items, has {len(v)}")
-            if "maxItems" in s and len(v) > s["maxItems"]:
-                errors.append(f"{at(path)}: at most {s['maxItems']} items, has {len(v)}")
-            if "items" in s:
-                for i, item in enumerate(v):
-                    check(item, s["items"], f"{path}[{i}]")
-
-    check(instance, root, "")
-    return errors
+    if schema is None:
+        if 1 not in _VALIDATORS:
+            _VALIDATORS[1] = jsonschema.Draft202012Validator(manifest_schema(), format_checker=_format_checker())
+        validator = _VALIDATORS[1]
+    else:
+        validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker())
+    errors = sorted(
+        validator.iter_errors(instance),
+        key=lambda e: [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
+    )
+    return [_describe(e) for e in errors]
 
 
 def validate_manifest(manifest: Any, where: str = "manifest.json") -> Dict[str, Any]:
@@ -357,17 +369,36 @@ def write_corrections(
     model: Optional[Mapping[str, Any]] = None,
     analysis: Optional[Mapping[str, Any]] = None,
     classes: Optional[Sequence[Mapping[str, Any]]] = None,
+    overwrite: bool = False,
 ) -> Dict[str, Any]:
-    """Create (or reset) a corrections folder and write ``patches`` into it.
+    """Create a corrections folder and write ``patches`` into it.
 
     slide_info: {"path", "width", "height", "mpp"}; model: {"path", "hash", ...}
     (e.g. from :func:`model_entry`); analysis: {"T", "strategy", "patchSize",
     "mpp", "level", "downsample"}. Each patch is a mapping with the keyword
     arguments of :func:`add_patch`. Returns the manifest.
+
+    A folder that already holds files is refused unless ``overwrite=True``;
+    then it is replaced whole (its PNGs, annotations and ``models/`` go too):
+    the new folder is built next to it under a temporary name and renamed
+    into place, so a failure leaves the old folder as it was.
     """
     folder = corrections_dir(folder)
     if model is None:
         raise CorrectionsError("write_corrections needs model={'path': ..., 'hash': 'sha256:...'} (see model_entry)")
+    existing = folder.is_dir() and any(folder.iterdir())
+    if folder.exists() and not folder.is_dir():
+        raise CorrectionsError(f"{folder} exists and is not a folder")
+    if existing and not overwrite:
+        try:
+            m = read_manifest(folder)
+            what = f"{len(m['patches'])} patches, {len(m.get('models', []))} models"
+        except CorrectionsError:
+            what = "files"
+        raise CorrectionsError(
+            f"{folder} already holds corrections ({what}); pass overwrite=True to replace it whole "
+            "(its PNGs and models/ are removed), or change it with add_patch / set_status"
+        )
     analysis = dict(analysis or {})
     analysis.setdefault("T", 20)
     analysis.setdefault("strategy", "entropy")
@@ -376,11 +407,29 @@ def write_corrections(
     analysis.setdefault("level", 0)
     analysis.setdefault("downsample", 1.0)
     manifest = new_manifest(slide_info, model, analysis, classes)
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_manifest(folder, manifest)
-    for p in patches:
-        manifest = add_patch(folder, **dict(p), update_annotations=False)
-    write_annotations(folder, manifest)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # build beside the target (same file system, so the renames below are atomic);
+    # the name ends in .uga so the writers below take it as a corrections folder
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=f".new{FOLDER_SUFFIX}", dir=folder.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700
+        _write_manifest(staging, manifest)
+        for p in patches:
+            manifest = add_patch(staging, **dict(p), update_annotations=False)
+        write_annotations(staging, manifest)
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+            os.rmdir(old)
+            os.rename(folder, old)  # between these two renames the folder is briefly absent
+            os.rename(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return manifest
 
 

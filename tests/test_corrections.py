@@ -1,5 +1,7 @@
 import json
 import os
+import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -69,14 +71,23 @@ def test_round_trip(folder):
     assert load_corrections(folder2).images.shape == (0, SIZE, SIZE, 3)
 
 
+def _when(stamp):
+    assert stamp.endswith("Z"), stamp
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def test_writer_updates_timestamps_status_and_leaves_no_temp_files(folder):
     before = {p["id"]: p for p in read_manifest(folder)["patches"]}
     mask = np.ones((SIZE, SIZE), np.uint8)
+    time.sleep(0.005)  # timestamps have millisecond resolution
     set_status(folder, "p002", "corrected", mask=mask)
     after = {p["id"]: p for p in read_manifest(folder)["patches"]}
     assert after["p002"]["status"] == "corrected"
     assert after["p002"]["created"] == before["p002"]["created"]
-    assert after["p002"]["updated"] >= before["p002"]["updated"]
+    assert _when(after["p002"]["updated"]) > _when(before["p002"]["updated"])
+    assert _when(after["p002"]["updated"]) > _when(after["p002"]["created"])
+    # the untouched patch keeps its timestamp
+    assert after["p000"]["updated"] == before["p000"]["updated"]
     assert load_corrections(folder).ids == ["p000", "p001", "p002"]
     leftovers = [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
