@@ -197,7 +197,12 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
    * folder, a missing or wrong PNG; it writes nothing then.
    */
   async restore(): Promise<RestoreResult | null> {
-    this._restored = true;
+    const result = await this._restore();
+    this._restored = true; // only a folder that was read (or is absent) may be written
+    return result;
+  }
+
+  private async _restore(): Promise<RestoreResult | null> {
     try {
       await this._contents.get(this.folder, { content: false });
     } catch (e) {

@@ -77,7 +77,7 @@ let validator: ValidateFunction | null = null;
 
 function compiled(): ValidateFunction {
   if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
     addFormats(ajv, ['date-time']);
     validator = ajv.compile(SCHEMA);
   }
