@@ -117,7 +117,9 @@ export class SlidePanel extends Widget implements ISlidePanel {
       return;
     }
     if (this._mainWidget && !this._mainWidget.isDisposed) {
-      this._main.layout?.removeWidget(this._mainWidget);
+      // Detach through `parent`: layout.removeWidget leaves `parent` set, and a
+      // later dispose() would then remove a wrong widget from the layout.
+      this._mainWidget.parent = null;
     }
     this._mainWidget = widget;
     if (widget) {
