@@ -12,9 +12,9 @@ DEMO_DIR ?= .demo-workspace
 export UGA_DATA
 
 PY_DEPS := 'jupyterlab>=4.6,<4.7' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.9' 'hatch-nodejs-version>=0.3.2' editables \
-	'torch==2.13.0' numpy pillow pytest nbclient nbformat ipykernel matplotlib tifffile imagecodecs
+	'torch==2.13.0' numpy pillow pytest ruff nbclient nbformat ipykernel matplotlib tifffile imagecodecs
 
-.PHONY: setup venv node build demo test test-js test-py test-wheel test-ui chromium bench-open bench-engine bench-replicate clean
+.PHONY: setup venv node build demo test lint test-js test-py test-wheel test-ui chromium bench-open bench-engine bench-replicate clean
 
 setup: build
 
@@ -47,7 +47,13 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium libvulkan1; }
 
-test: chromium build test-js test-py test-wheel test-ui
+test: chromium build lint test-js test-py test-wheel test-ui
+
+# eslint (typescript-eslint) + prettier for TypeScript, ruff for Python.
+lint: node venv
+	npx eslint src ui-tests/tests bench
+	npx prettier --check 'src/**/*.ts' 'ui-tests/tests/**/*.ts' 'bench/**/*.ts' 'style/**/*.css'
+	$(VENV)/bin/ruff check jupyterlab_uga tests bench scripts ui-tests
 
 test-js: node chromium
 	VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json npx jest --ci

@@ -7,6 +7,8 @@
  */
 import { LRUCache } from 'lru-cache';
 
+// lru-cache requires a non-nullish value type.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export class LruCache<V extends {}> {
   constructor(maxBytes: number, onEvict?: (value: V, key: string) => void) {
     this._onEvict = onEvict;
