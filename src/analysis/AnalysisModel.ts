@@ -127,7 +127,8 @@ export class AnalysisModel implements IAnalysisModel {
             fraction: p.total ? p.done / p.total : 0,
             text: `Analysing ${p.done}/${p.total} tiles on ${label}`
           }),
-        onTile: tile => this._tileAnalyzed.emit(tile)
+        onTile: tile => this._tileAnalyzed.emit(tile),
+        keepPartialOnAbort: true
       });
       const onTissue = new Uint8Array(result.covered.length);
       for (let i = 0; i < onTissue.length; i++) {
@@ -160,14 +161,19 @@ export class AnalysisModel implements IAnalysisModel {
           tiles: result.tiles.length,
           analyzedTiles: result.tiles.filter(t => t.analyzed).length,
           seconds: (performance.now() - started) / 1000,
-          partial: false,
+          partial: result.partial,
           notes
         }
       };
       this._setProgress(null);
-      this._setMessage(notes.join(' '), 'info');
+      if (result.partial) {
+        const analysed = result.tiles.filter(t => t.analyzed).length;
+        const wanted = result.tiles.filter(t => t.analyzed || t.tissueFraction >= 0.05).length;
+        notes.unshift(`Analysis cancelled: the heatmap and suggestions cover the ${analysed} of ${wanted} tissue tiles analysed so far.`);
+      }
+      this._setMessage(notes.join(' '), result.partial ? 'warning' : 'info');
       this._resultChanged.emit(this._result);
-      this._setState('done');
+      this._setState(result.partial ? 'cancelled' : 'done');
     } catch (e) {
       this._setProgress(null);
       if (signal.aborted || (e instanceof Error && e.name === 'AbortError')) {

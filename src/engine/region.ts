@@ -43,6 +43,8 @@ export interface RegionResult {
   tiles: RegionTile[];
   /** Saturation threshold the tissue mask used. */
   tissueSaturationThreshold: number;
+  /** True when the run was cancelled and the maps cover only the tiles analysed until then. */
+  partial: boolean;
 }
 
 export interface AnalyzeRegionOptions {
@@ -56,6 +58,11 @@ export interface AnalyzeRegionOptions {
   tissueThreshold?: number;
   /** Tiles per engine call; default 1 (each tile streams out as soon as it is done). */
   tilesPerBatch?: number;
+  /**
+   * When cancelled after some tiles were analysed, return what they cover
+   * (`partial: true`) instead of throwing; default false.
+   */
+  keepPartialOnAbort?: boolean;
 }
 
 /** Level-0 pixels per model pixel: model mpp / slide mpp; 1 when either is unknown. */
@@ -160,9 +167,18 @@ export async function analyzeRegion(
   const dsY = levelInfo.downsampleY;
   let threshold = mask?.threshold ?? 0;
 
+  let partial = false;
+  const stopHere = (e: unknown): boolean => {
+    // Cancelled with something analysed: keep it when asked to.
+    if (options.keepPartialOnAbort && signal?.aborted && tiles.some(t => t.analyzed)) {
+      partial = true;
+      return true;
+    }
+    throw e;
+  };
   for (let i = 0; i < todo.length; i += batch) {
-    if (signal?.aborted) {
-      throw abortError();
+    if (signal?.aborted && stopHere(abortError())) {
+      break;
     }
     const group = todo.slice(i, i + batch);
     const patches: PatchPixels[] = [];
@@ -171,7 +187,13 @@ export async function analyzeRegion(
       const ly = Math.round(t.rect.y / dsY);
       const lw = Math.max(1, Math.round(t.rect.width / ds));
       const lh = Math.max(1, Math.round(t.rect.height / dsY));
-      const px = await source.readRegion({ level, x: lx, y: ly, width: lw, height: lh }, { signal });
+      let px;
+      try {
+        px = await source.readRegion({ level, x: lx, y: ly, width: lw, height: lh }, { signal });
+      } catch (e) {
+        stopHere(e);
+        break;
+      }
       const data = px.width === P && px.height === P ? px.data : resampleRGBA(px.data, px.width, px.height, P, P);
       if (!mask && tissueThreshold > 0) {
         // No coarser level (or a huge region): judge each tile on its own pixels.
@@ -184,9 +206,18 @@ export async function analyzeRegion(
       }
       patches.push({ width: P, height: P, channels: 4, data });
     }
+    if (partial) {
+      break;
+    }
     const keep = group.map(t => mask !== null || tissueThreshold <= 0 || t.tissueFraction >= tissueThreshold);
     const toRun = patches.filter((_, k) => keep[k]);
-    const maps = toRun.length > 0 ? await engine.run(toRun, { signal }) : [];
+    let maps: UncertaintyMaps[];
+    try {
+      maps = toRun.length > 0 ? await engine.run(toRun, { signal }) : [];
+    } catch (e) {
+      stopHere(e);
+      break;
+    }
     let m = 0;
     group.forEach((t, k) => {
       done++;
@@ -209,7 +240,7 @@ export async function analyzeRegion(
   } else {
     tissue = new Uint8Array(mapW * mapH).fill(1);
   }
-  return { region: { ...region }, level, scale, maps, covered, tissue, tiles, tissueSaturationThreshold: threshold };
+  return { region: { ...region }, level, scale, maps, covered, tissue, tiles, tissueSaturationThreshold: threshold, partial };
 }
 
 /** OR a tile's mask (P x P, map resolution) into the region grid at (x0, y0). */

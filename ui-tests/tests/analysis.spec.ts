@@ -86,7 +86,7 @@ test('analyses the view: heatmap, a ranked queue with thumbnails, click and keys
   await expect(rows).toHaveCount(0);
 });
 
-test('an analysis can be cancelled from its progress bar and leaves nothing behind', async ({ page, tmpPath }) => {
+test('an analysis can be cancelled from its progress bar; what was analysed is kept and marked partial', async ({ page, tmpPath }) => {
   const panel = await openSample(page, tmpPath);
   // The whole sample at T = 20 takes several seconds on wasm: long enough to cancel mid-run.
   await page.evaluate(() => (window as any).jupyterapp.commands.execute('uga:zoom-fit'));
@@ -97,9 +97,16 @@ test('an analysis can be cancelled from its progress bar and leaves nothing behi
   await expect(panel).toHaveAttribute('data-uga-analysis', 'running');
   await progress.getByRole('button', { name: 'Cancel' }).click();
   await expect(panel).toHaveAttribute('data-uga-analysis', 'cancelled');
-  await expect(panel.getByText('Analysis cancelled.')).toBeVisible();
+  await expect(panel.getByText(/^Analysis cancelled/)).toBeVisible();
   await expect(progress).toBeHidden();
-  expect(await layerPixels(page, 'uga-heatmap')).toBe(-1);
+  // Tiles analysed before the cancel are kept, and the queue says the run was partial.
+  const partial = await page.evaluate(() => !!(window as any).jupyterapp.shell.currentWidget.content.session.analysis.result);
+  if (partial) {
+    await expect(panel.locator('.jp-uga-SuggestionQueue-detail')).toContainText('partial run');
+    await expect(panel.getByText(/tissue tiles analysed so far/)).toBeVisible();
+  } else {
+    expect(await layerPixels(page, 'uga-heatmap')).toBe(-1);
+  }
 
   // A new run after a cancel completes normally.
   await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.content.viewer.showRect(700, 1000, 600, 600));

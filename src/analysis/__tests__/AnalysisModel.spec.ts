@@ -173,16 +173,11 @@ describe('AnalysisModel', () => {
     expect(leases.released).toBe(leases.acquired);
   });
 
-  it('cancels: state cancelled, nothing kept, the engine released', async () => {
+  it('cancelled before any tile: state cancelled, nothing kept, the engine released', async () => {
     const { m, leases } = model();
-    let once = true;
-    m.tileAnalyzed.connect(() => {
-      if (once) {
-        once = false;
-        m.cancel();
-      }
-    });
-    await m.analyze({ x: 0, y: 0, width: W, height: H });
+    const run = m.analyze({ x: 0, y: 0, width: W, height: H });
+    m.cancel();
+    await run;
     expect(m.state).toBe('cancelled');
     expect(m.result).toBeNull();
     expect(m.message?.text).toBe('Analysis cancelled.');
@@ -190,6 +185,29 @@ describe('AnalysisModel', () => {
     // A second run after the cancel works.
     await m.analyze({ x: W / 2, y: 0, width: W / 2, height: H });
     expect(m.state).toBe('done');
+  });
+
+  it('cancelled half-way: suggestions from the tiles analysed, and it says so', async () => {
+    const { m, leases, runs } = model();
+    let seen = 0;
+    m.tileAnalyzed.connect(() => {
+      if (++seen === 2) {
+        m.cancel();
+      }
+    });
+    await m.analyze({ x: 0, y: 0, width: W, height: H });
+    expect(m.state).toBe('cancelled');
+    const r = m.result!;
+    expect(r.summary.partial).toBe(true);
+    expect(r.region.tiles.filter(t => t.analyzed).length).toBe(2);
+    expect(runs.n).toBe(2);
+    expect(m.message?.text).toMatch(/cancelled: the heatmap and suggestions cover the 2 of \d+ tissue tiles/);
+    for (const s of r.suggestions) {
+      // Only where analysed tiles are.
+      const inside = r.region.tiles.some(t => t.analyzed && s.x >= t.rect.x - P && s.x < t.rect.x + t.rect.width);
+      expect(inside).toBe(true);
+    }
+    expect(leases.released).toBe(1);
   });
 
   it('says when the slide has no pixel size', async () => {
