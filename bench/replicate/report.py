@@ -324,7 +324,7 @@ def split_rows(result) -> str:
         c = ceil.get(int(ss))
         ctext = f"{c['dice']:.3f} ({c['dice_fg']:.3f}), {c['recipe']}" if c else "not run"
         lines.append(f"| {ss} | {v['pool_tiles']} / {len(v['pool_cases'])} | {v['test_tiles']} / {len(v['test_cases'])} | "
-                     f"{v['floor']['dice']:.3f} ({v['floor']['dice_fg']:.3f}) | {v['floor']['pool_dice_all']:.3f} | {ctext} | {v['engine_seconds']} |")
+                     f"{v['floor']['dice']:.3f} ({v['floor']['dice_fg']:.3f}) | {v['floor']['pool_dice_all']:.3f} | {ctext} | {round(v['engine'].get('seconds') or v['engine_seconds'], 1)} |")
     return "\n".join(lines)
 
 
@@ -478,7 +478,7 @@ def keyvalue_line(result: Dict[str, Any], summary: Optional[Summary] = None) -> 
         c = cells(result, recipe)
         for (size, strat, k) in sorted(c):
             parts.append(f"dice_{recipe}_{size}_{strat}_k{k}={np.mean(c[(size, strat, k)]):.4f}")
-            if strat != "random":
+            if strat != "random" and strat == "uga_code":  # one gain per cell keeps the line readable
                 d = paired(result, recipe, size, strat, k)
                 if d:
                     w, l_ = sum(x > 0 for x in d), sum(x < 0 for x in d)
@@ -494,9 +494,15 @@ def main() -> None:
     p.add_argument("--md", default=None)
     p.add_argument("--png", default=None)
     p.add_argument("--previous", default=None, help="a JSON whose GTXC results to carry as the second section")
+    p.add_argument("--results", default=None, help="rows from this results.jsonl instead (a run still going or stopped)")
+    p.add_argument("--dropout-study", default=None, help="include this dropout_study.py JSON")
     a = p.parse_args()
     src = Path(a.json)
     result = json.loads(src.read_text())
+    if a.results:
+        result["results"] = [json.loads(x) for x in Path(a.results).read_text().splitlines() if x.strip()]
+    if a.dropout_study:
+        result["dropout_study"] = json.loads(Path(a.dropout_study).read_text())
     if a.previous:
         result = attach_previous(result, Path(a.previous))
     md = Path(a.md) if a.md else src.with_suffix(".md")
