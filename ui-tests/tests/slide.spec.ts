@@ -235,9 +235,13 @@ test('commands are in the palette under Slide', async ({ page }) => {
   const headers = await page.locator('.lm-CommandPalette-header').allTextContents();
   expect(headers.map(h => h.trim().toLowerCase())).toContain('slide');
   // Commands that need an open slide are listed, disabled until one is open.
-  for (const id of ['uga:zoom-fit', 'uga:zoom-in', 'uga:analyze-view']) {
-    await expect(page.locator(`.lm-CommandPalette-item[data-command="${id}"]`)).toHaveCount(1);
+  for (const id of ['uga:zoom-fit', 'uga:zoom-in', 'uga:analyze-view', 'uga:next-suggestion']) {
+    const item = page.locator(`.lm-CommandPalette-item[data-command="${id}"]`);
+    await expect(item).toHaveCount(1);
+    await expect(item).toHaveClass(/lm-mod-disabled/);
   }
+  // Opening a slide needs none open.
+  await expect(page.locator('.lm-CommandPalette-item[data-command="uga:open-slide"]')).not.toHaveClass(/lm-mod-disabled/);
   void galata;
 });
 
