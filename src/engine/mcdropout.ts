@@ -31,6 +31,8 @@ import { SampleMoments, UncertaintyMaps, hasNonFinite, mapsFromMoments } from '.
 import { seededRandom } from '../uncertainty/scoring';
 import { DropoutRandom, GraphPlan, Step, compileSteps, countReaders, dropoutOnlyInputs, planGraph, runSteps } from './graph';
 import { readHost } from './hostIO';
+import { BackendName, isOnBackend, switchBackend } from './backends';
+import type { IUncertaintyEngine } from '../tokens';
 import { HostTail, MomentSums, accumulateTail, planHostTail, tailWeights } from './hostTail';
 import { ModelError, SegmentationModel } from './model';
 
@@ -54,6 +56,8 @@ export interface McDropoutOptions {
   cachePrefix?: boolean;
   /** Fold Conv2D+BatchNormalization(+ReLU) into one fused conv (exact in inference mode); default true. */
   fuseBatchNorm?: boolean;
+  /** Backend to run on; default the model's. */
+  backend?: BackendName;
   /**
    * On wasm/cpu, apply dropout masks and the 1x1 head + softmax + sums in JS
    * (same masks, same numbers up to rounding); false = all tensor ops, for
@@ -122,10 +126,11 @@ function scaled(v: ArrayLike<number>, k: number): Float32Array {
   return out;
 }
 
-export class McDropout {
+export class McDropout implements IUncertaintyEngine {
   readonly samples: number;
   readonly maxBatch: number;
   readonly plan: GraphPlan;
+  readonly backend: BackendName;
   private readonly random: () => number;
   private readonly fuse: boolean;
   private readonly hostKernels: boolean;
@@ -149,6 +154,7 @@ export class McDropout {
       this.maxBatch = Math.max(1, Math.min(64, Math.floor(budgetFloats / perRow)));
     }
     this.fuse = options.fuseBatchNorm ?? true;
+    this.backend = options.backend ?? model.backend;
     this.hostKernels = options.hostKernels ?? true;
     this.broadcastIds = dropoutOnlyInputs(this.plan);
     this.tail = planHostTail(this.plan, countReaders(model.layersModel, this.plan), model.metadata.output);
@@ -167,6 +173,13 @@ export class McDropout {
     const tf = await import('@tensorflow/tfjs');
     const { signal, onProgress } = options;
     throwIfAborted(signal);
+    // Another engine (another panel, another backend) may have switched the
+    // global backend during any await: check right before tensor work.
+    const backend = this.backend;
+    // (isOnBackend switches synchronously: the check must be the last thing before the work.)
+    while (!isOnBackend(tf, backend)) {
+      await switchBackend(tf, backend);
+    }
     const [height, width] = this.model.inputShape;
     const meta = this.model.metadata;
     const T = this.samples;
@@ -176,8 +189,7 @@ export class McDropout {
     // wasm and cpu keep tensors in CPU memory: dropout and the head run in JS
     // there (no mask uploads, no [T, H, W, C] intermediates); GPU backends
     // keep everything on the device and read back only the sums.
-    const backendName = tf.getBackend();
-    const host = this.hostKernels && (backendName === 'wasm' || backendName === 'cpu');
+    const host = this.hostKernels && (backend === 'wasm' || backend === 'cpu');
     const random: DropoutRandom = { nextSeed: () => Math.floor(this.random() * 2147483647), host };
     const frontierIds = this.plan.frontier.map(t => t.id);
     const outputIsFrontier = frontierIds.includes(this.plan.outputId);
@@ -193,6 +205,9 @@ export class McDropout {
     try {
       for (let start = 0; start < patches.length; start += this.maxBatch) {
         throwIfAborted(signal);
+        while (!isOnBackend(tf, backend)) {
+          await switchBackend(tf, backend);
+        }
         const chunk = patches.slice(start, start + this.maxBatch);
         const inputData = normalisePatches(chunk, height, width, meta.normalization);
         let frontier: Map<number, tfType.Tensor> | null = null;
@@ -209,6 +224,9 @@ export class McDropout {
               const sums = new MomentSums(height * width, this.model.classes);
               for (let s = 0; s < T; s += sampleBatch) {
                 throwIfAborted(signal);
+                while (!isOnBackend(tf, backend)) {
+          await switchBackend(tf, backend);
+        }
                 const rows = Math.min(sampleBatch, T - s);
                 this.hostSamples(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random, sums, tail, weights, scratch);
                 done += rows;
@@ -222,6 +240,9 @@ export class McDropout {
             try {
               for (let s = 0; s < T; s += sampleBatch) {
                 throwIfAborted(signal);
+                while (!isOnBackend(tf, backend)) {
+          await switchBackend(tf, backend);
+        }
                 const rows = Math.min(sampleBatch, T - s);
                 const partial = this.sampleSums(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random);
                 if (sums === null) {

@@ -3,6 +3,7 @@
  * `userDefinedMetadata.uga`, see ModelMetadata).
  */
 import type * as tfType from '@tensorflow/tfjs';
+import { BackendName, startedBackend } from './backends';
 
 export interface ModelClassInfo {
   name: string;
@@ -77,10 +78,19 @@ export class SegmentationModel {
   /** [height, width, 3] */
   readonly inputShape: [number, number, number];
 
+  /** The backend holding the weights; engines run their ops there. */
+  readonly backend: BackendName;
+
   constructor(
     readonly layersModel: tfType.LayersModel,
-    readonly metadata: ModelMetadata
+    readonly metadata: ModelMetadata,
+    backend?: BackendName
   ) {
+    const b = backend ?? startedBackend();
+    if (!b) {
+      throw new Error('SegmentationModel: no backend given and none started with initBackend');
+    }
+    this.backend = b;
     this.inputShape = validateModel(layersModel, metadata);
     this.hasDropout = layersModel.layers.some(isActiveDropout);
   }
@@ -205,14 +215,21 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A model's files, checked, with the weights in one buffer (transferable to a Worker). */
+export interface ModelFiles {
+  /** model.json's content less the weight manifest. */
+  artifacts: tfType.io.ModelArtifacts & { weightData: ArrayBuffer };
+  metadata: ModelMetadata;
+  /** Hex digest of topology + weights: models are shared by it. */
+  hash: string;
+}
+
 /**
- * Load from a model.json URL or any tfjs IOHandler. Every failure becomes a
- * ModelError whose message says what is wrong with the files.
+ * Fetch and check a model's files (model.json URL or any tfjs IOHandler)
+ * without building it. Every failure becomes a ModelError whose message says
+ * what is wrong with the files.
  */
-export async function loadSegmentationModel(
-  source: string | tfType.io.IOHandler,
-  options: LoadModelOptions = {}
-): Promise<SegmentationModel> {
+export async function fetchModelFiles(source: string | tfType.io.IOHandler, options: LoadModelOptions = {}): Promise<ModelFiles> {
   const tf = await import('@tensorflow/tfjs');
   let handler: tfType.io.IOHandler;
   if (typeof source === 'string') {
@@ -273,17 +290,63 @@ export async function loadSegmentationModel(
   const metadata = parseMetadata(
     options.metadata ?? (artifacts.userDefinedMetadata as Record<string, unknown> | undefined)?.uga
   );
-  let layersModel: tfType.LayersModel;
-  try {
-    const loaded = artifacts;
-    layersModel = await tf.loadLayersModel({ load: async () => loaded });
-  } catch (err) {
-    throw new ModelError('corrupt', `model.json describes a network tfjs cannot build: ${describe(err)}`, err);
+  const buffers = Array.isArray(weightData) ? weightData : [weightData];
+  const single = buffers.length === 1 ? buffers[0] : tf.io.concatenateArrayBuffers(buffers);
+  const files = { ...artifacts, weightData: single };
+  return { artifacts: files, metadata, hash: await digest(JSON.stringify(artifacts.modelTopology), single) };
+}
+
+/** SHA-256 where crypto.subtle exists (secure contexts, Node), else FNV-1a 32 (cache key only). */
+async function digest(text: string, bytes: ArrayBuffer): Promise<string> {
+  const head = new TextEncoder().encode(text);
+  const all = new Uint8Array(head.length + bytes.byteLength);
+  all.set(head, 0);
+  all.set(new Uint8Array(bytes), head.length);
+  const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+  if (subtle) {
+    const h = new Uint8Array(await subtle.digest('SHA-256', all));
+    return Array.from(h, b => b.toString(16).padStart(2, '0')).join('');
   }
-  try {
-    return new SegmentationModel(layersModel, metadata);
-  } catch (err) {
-    layersModel.dispose();
-    throw err;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < all.length; i++) {
+    h = Math.imul(h ^ all[i], 0x01000193);
   }
+  return 'fnv1a-' + (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * Build a checked model on the active tfjs backend (or `backend`, held
+ * exclusively while the weights are created, so an engine running on
+ * another backend in between cannot pull them over).
+ */
+export async function buildSegmentationModel(files: ModelFiles, backend?: BackendName): Promise<SegmentationModel> {
+  const tf = await import('@tensorflow/tfjs');
+  const build = async (): Promise<SegmentationModel> => {
+    let layersModel: tfType.LayersModel;
+    try {
+      const loaded = files.artifacts;
+      layersModel = await tf.loadLayersModel({ load: async () => loaded });
+    } catch (err) {
+      throw new ModelError('corrupt', `model.json describes a network tfjs cannot build: ${describe(err)}`, err);
+    }
+    try {
+      return new SegmentationModel(layersModel, files.metadata, tf.getBackend() as BackendName);
+    } catch (err) {
+      layersModel.dispose();
+      throw err;
+    }
+  };
+  if (!backend) {
+    return build();
+  }
+  const { withBackendExclusive } = await import('./backends');
+  return withBackendExclusive(tf, backend, build);
+}
+
+/** fetchModelFiles + buildSegmentationModel on the active backend. */
+export async function loadSegmentationModel(
+  source: string | tfType.io.IOHandler,
+  options: LoadModelOptions = {}
+): Promise<SegmentationModel> {
+  return buildSegmentationModel(await fetchModelFiles(source, options));
 }
