@@ -105,7 +105,7 @@ export interface ImportResult {
 }
 
 const PNG_CONCURRENCY = 4;
-const MAX_MERGE_ROUNDS = 3;
+const MAX_MERGE_ROUNDS = 5;
 
 function notFound(err: unknown): boolean {
   return httpStatus(err) === 404;
@@ -420,6 +420,7 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
       settings: { ...(record.settings ?? {}) }
     };
     manifest.models = [...(manifest.models ?? []).filter(m => m.version !== entry.version), entry];
+    this._gen++;
     this._dirtyManifest = true;
     return this.flush();
   }
@@ -514,28 +515,45 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
       this._state.set(id, 'saving');
     }
     this._changed.emit({ ids });
+    // ids whose manifest entry goes out with this write (taken with the manifest text)
+    let written = new Set<string>();
     try {
       await this._ensureFolders();
-      let round = 0;
-      let merged = await this._mergeWithDisk();
-      // PNGs first: the manifest never names a file that is not there yet
-      const pngs = [...this._pendingPngs];
-      await pool(pngs, PNG_CONCURRENCY, async ([id, what]) => {
-        await this._writePngs(id, what);
-      });
-      // changed again while the PNGs went out? merge again before replacing
-      while (!merged && round++ < MAX_MERGE_ROUNDS) {
-        merged = await this._mergeWithDisk();
+      let rounds = 0;
+      for (;;) {
+        if (!(await this._mergeWithDisk())) {
+          // changed again while it was being read: read again, a few times
+          if (++rounds > MAX_MERGE_ROUNDS) {
+            throw new WorkspaceError(
+              'conflict',
+              `${join(this.folder, MANIFEST)} keeps changing outside the panel; nothing was overwritten. Retry.`
+            );
+          }
+          continue;
+        }
+        if (this._pendingPngs.size) {
+          // PNGs first: the manifest never names a file that is not there yet;
+          // then look at the disk again before replacing the manifest
+          await pool([...this._pendingPngs], PNG_CONCURRENCY, ([id, what]) => this._writePngs(id, what));
+          continue;
+        }
+        break;
       }
-      if (!merged) {
-        throw new WorkspaceError('conflict', `${join(this.folder, MANIFEST)} keeps changing outside the panel; nothing was overwritten. Retry.`);
-      }
+      // no await between the last check above and the manifest text taken here
+      written = new Set(this._dirtyIds);
+      this._dirtyIds.clear();
       if (this._dirtyManifest) {
         await this._writeManifest();
       }
       if (this._dirtyAnnotations) {
-        await this._replace(join(this.folder, ANNOTATIONS), JSON.stringify(this.geoJSON()), 'text');
+        const text = JSON.stringify(this.geoJSON());
         this._dirtyAnnotations = false;
+        try {
+          await this._replace(join(this.folder, ANNOTATIONS), text, 'text');
+        } catch (e) {
+          this._dirtyAnnotations = true;
+          throw e;
+        }
       }
       for (const f of [...this._deleteAfter]) {
         try {
@@ -547,8 +565,8 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
         }
         this._deleteAfter.delete(f);
       }
-      const done = [...this._dirtyIds];
-      this._dirtyIds.clear();
+      // a patch changed again meanwhile stays 'saving' for the next flush
+      const done = [...written].filter(id => !this._dirtyIds.has(id));
       for (const id of done) {
         this._state.set(id, 'saved');
         this._errors.delete(id);
@@ -559,6 +577,9 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
     } catch (e) {
       const err = e instanceof WorkspaceError ? e : saveFailure(e, this.folder);
       this._lastError = err;
+      for (const id of written) {
+        this._dirtyIds.add(id);
+      }
       const failed = [...this._dirtyIds];
       for (const id of failed) {
         this._state.set(id, 'unsaved');
@@ -619,7 +640,8 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
         e
       );
     }
-    const mine = this._requireManifest();
+    const gen = this._gen;
+    const mine = clone(this._requireManifest());
     const base = this._base ?? { ...mine, patches: [], models: [] };
     let result = mergeManifests(base, mine, theirs);
     if (result.conflicts.length) {
@@ -634,11 +656,18 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
     }
     validateManifest(result.merged, `${path} (merged)`);
     // what the disk decided: its PNGs are the truth for those patches
+    const loaded = new Map<string, Correction | null>();
     for (const id of result.takenFromTheirs) {
-      this._pendingPngs.delete(id);
       const entry = result.merged.patches.find(p => p.id === id);
-      if (entry) {
-        this._corrections.set(id, await this._loadPatch(result.merged, entry));
+      loaded.set(id, entry ? await this._loadPatch(result.merged, entry) : null);
+    }
+    if (gen !== this._gen) {
+      return false; // the panel changed meanwhile: merge again with its new state
+    }
+    for (const [id, c] of loaded) {
+      this._pendingPngs.delete(id);
+      if (c) {
+        this._corrections.set(id, c);
       } else {
         this._corrections.delete(id);
       }
@@ -663,16 +692,30 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
     const path = join(this.folder, MANIFEST);
     validateManifest(manifest, `${path} (about to be written)`);
     const text = manifestText(manifest);
-    const model = await this._replace(path, text, 'text', this._baseModified !== null);
-    this._setBase(manifest, model.last_modified ?? null, text);
+    const snapshot = clone(manifest);
+    // cleared before the write: a change made while it is under way sets it again
     this._dirtyManifest = false;
+    let model: Contents.IModel;
+    try {
+      model = await this._replace(path, text, 'text', this._baseModified !== null);
+    } catch (e) {
+      this._dirtyManifest = true;
+      throw e;
+    }
+    this._setBase(snapshot, model.last_modified ?? null, text);
   }
 
   private async _writePngs(id: string, what: { image: boolean; mask: boolean }): Promise<void> {
     const c = this._corrections.get(id);
     const entry = this._manifest?.patches.find(p => p.id === id);
+    // a newer accept of the same patch replaces the object: then that one is still pending
+    const done = () => {
+      if (this._pendingPngs.get(id) === what) {
+        this._pendingPngs.delete(id);
+      }
+    };
     if (!c || !entry) {
-      this._pendingPngs.delete(id);
+      done();
       return;
     }
     const files = patchFiles(entry);
@@ -685,7 +728,7 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
       await this._replace(join(this.folder, files.mask), toBase64(encodeGreyPng(c.mask, size, size)), 'base64');
       what.mask = false;
     }
-    this._pendingPngs.delete(id);
+    done();
   }
 
   /**
@@ -905,6 +948,7 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
   }
 
   private _markDirty(id: string): void {
+    this._gen++;
     this._dirtyIds.add(id);
     this._state.set(id, 'saving');
   }
@@ -958,6 +1002,8 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
   private _deleteAfter = new Set<string>();
   private _existing = new Set<string>();
   private _dirtyManifest = false;
+  /** Counts the panel's changes (a merge that raced one is done again). */
+  private _gen = 0;
   private _dirtyAnnotations = false;
   private _lastError: WorkspaceError | null = null;
   private _queue: Promise<unknown> = Promise.resolve();

@@ -6,7 +6,8 @@ import type { Correction, SuggestionRun } from '../../tokens';
 import type { ModelClassInfo } from '../../engine/model';
 
 export const REPO = path.resolve(__dirname, '../../..');
-export const PYTHON = path.join(REPO, '.venv/bin/python');
+/** The venv's interpreter; UGA_PYTHON overrides it (e.g. to check that CI=true fails without one). */
+export const PYTHON = process.env.UGA_PYTHON ?? path.join(REPO, '.venv/bin/python');
 
 /**
  * The venv's Python, or null when absent — which under CI=true is a failure

@@ -11,13 +11,13 @@ import * as path from 'path';
 import { ContentsManager, ServerConnection } from '@jupyterlab/services';
 import { CorrectionsStore } from '../CorrectionsStore';
 import { httpStatus } from '../errors';
-import { REPO, correction, describePython, run, runPython, tempDir } from './helpers';
+import { PYTHON, correction, describePython, run, runPython, tempDir } from './helpers';
 
 const TOKEN = 'uga-test-token';
 
 async function startServer(root: string): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(
-    path.join(REPO, '.venv/bin/jupyter'),
+    path.join(path.dirname(PYTHON), 'jupyter'),
     [
       'server',
       '--no-browser',

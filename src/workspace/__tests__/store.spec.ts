@@ -159,6 +159,39 @@ describe('CorrectionsStore: write and restore', () => {
   });
 });
 
+describe('CorrectionsStore: changes while a save is under way', () => {
+  it('accepts in a row all reach the disk, PNGs before the manifest that names them', async () => {
+    const { store, read, dir } = setup();
+    await store.writeSuggestions(run(4));
+    const outs = await Promise.all([0, 1, 2].map(i => store.accept(corrected(i, 1 + (i % 2)))));
+    expect(outs.every(o => o.saved)).toBe(true);
+    expect(statuses(read())).toEqual({ p000: 'corrected', p001: 'corrected', p002: 'corrected', p003: 'suggested' });
+    for (const i of [0, 1, 2]) {
+      expect(decodePng(fs.readFileSync(path.join(dir, `masks/p00${i}.png`)), 'm').data[0]).toBe(1 + (i % 2));
+    }
+  });
+
+  it('an accept that arrives while the manifest is being replaced is written too, not marked saved early', async () => {
+    const { store, contents, read } = setup();
+    await store.writeSuggestions(run(3));
+    let late: Promise<unknown> | null = null;
+    const states: string[] = [];
+    contents.failWith = (op, p) => {
+      if (!late && op === 'rename' && /manifest\.json\.[a-z0-9]+\.tmp$/.test(p)) {
+        late = store.accept(corrected(1));
+        states.push(store.saveState('p001'));
+      }
+      return null;
+    };
+    await store.accept(corrected(0));
+    expect(states).toEqual(['saving']);
+    expect(store.saveState('p001')).not.toBe('saved');
+    await late;
+    expect(store.saveState('p001')).toBe('saved');
+    expect(statuses(read())).toEqual({ p000: 'corrected', p001: 'corrected', p002: 'suggested' });
+  });
+});
+
 describe('CorrectionsStore: changes from outside', () => {
   it('merges a change to another patch without asking', async () => {
     const resolve = jest.fn();
