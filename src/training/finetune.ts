@@ -338,12 +338,92 @@ export function filesHandler(files: ModelFiles | Record<string, Uint8Array>): tf
   };
 }
 
+interface ConvLayerInternals {
+  kernel?: { read(): tfType.Tensor };
+  bias?: { read(): tfType.Tensor } | null;
+}
+
+/**
+ * Conv2D (stride 1, no dilation, channels last) whose filter gradient is
+ * one matrix product of the im2col of x (built in JS) with dy: tfjs-backend-cpu's
+ * Conv2DBackpropFilter is a naive loop (9 s of a 9.5 s step on the default
+ * model, 2 x 16 x 16 px), the matmuls take a fraction of that.
+ */
+function matmulConv2d(tf: typeof tfType, x: tfType.Tensor4D, w: tfType.Tensor4D, padding: 'same' | 'valid'): tfType.Tensor4D {
+  const [kh, kw] = w.shape;
+  // customGrad's inputs are gone by backprop time: keep them through save().
+  const f = tf.customGrad(((xIn: tfType.Tensor4D, wIn: tfType.Tensor4D, save: tfType.GradSaveFunc) => {
+    save([xIn, wIn]);
+    const value = tf.conv2d(xIn, wIn, 1, padding);
+    return {
+      value,
+      gradFunc: (dy: tfType.Tensor | tfType.Tensor[], saved: tfType.Tensor[]) => {
+        const [xi, wi] = saved as [tfType.Tensor4D, tfType.Tensor4D];
+        const g = dy as tfType.Tensor4D;
+        const dx = tf.conv2dTranspose(g, wi, xi.shape, 1, padding);
+        const [n, ho, wo, co] = g.shape;
+        const ci = xi.shape[3];
+        const pt = padding === 'same' ? Math.floor((kh - 1) / 2) : 0;
+        const pl = padding === 'same' ? Math.floor((kw - 1) / 2) : 0;
+        // im2col on the host (this path runs on the cpu backend only): tfjs' cpu Slice is slow.
+        const src = xi.dataSync() as Float32Array;
+        const [, hi, wiDim] = xi.shape;
+        const cols = new Float32Array(n * ho * wo * kh * kw * ci);
+        let o = 0;
+        for (let b = 0; b < n; b++) {
+          for (let r = 0; r < ho; r++) {
+            for (let c = 0; c < wo; c++) {
+              for (let i = 0; i < kh; i++) {
+                const sr = r + i - pt;
+                for (let j = 0; j < kw; j++) {
+                  const sc = c + j - pl;
+                  if (sr < 0 || sr >= hi || sc < 0 || sc >= wiDim) {
+                    o += ci;
+                    continue;
+                  }
+                  const base = ((b * hi + sr) * wiDim + sc) * ci;
+                  for (let k = 0; k < ci; k++) {
+                    cols[o++] = src[base + k];
+                  }
+                }
+              }
+            }
+          }
+        }
+        const g2 = tf.reshape(g, [n * ho * wo, co]);
+        const dw = tf.reshape(tf.matMul(tf.tensor2d(cols, [n * ho * wo, kh * kw * ci]), g2, true, false), [kh, kw, ci, co]);
+        return [dx, dw];
+      }
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x, w) as tfType.Tensor4D;
+}
+
+/** The matmul convolution for a plain Conv2D layer, or null when it does not apply. */
+function fastConv(tf: typeof tfType, layer: tfType.layers.Layer, x: tfType.Tensor): tfType.Tensor | null {
+  if (layer.getClassName() !== 'Conv2D') {
+    return null;
+  }
+  const cfg = layer.getConfig() as { strides?: number[]; dilationRate?: number | number[]; padding?: string; dataFormat?: string; activation?: string };
+  const ones = (v: unknown) => (Array.isArray(v) ? v.every(d => d === 1) : v === undefined || v === 1);
+  const act = cfg.activation ?? 'linear';
+  const internals = layer as unknown as ConvLayerInternals;
+  if (!ones(cfg.strides) || !ones(cfg.dilationRate) || cfg.dataFormat === 'channelsFirst' || !['same', 'valid'].includes(cfg.padding ?? '') || !['linear', 'relu', 'softmax'].includes(act) || !internals.kernel) {
+    return null;
+  }
+  let y: tfType.Tensor = matmulConv2d(tf, x as tfType.Tensor4D, internals.kernel.read() as tfType.Tensor4D, cfg.padding as 'same' | 'valid');
+  if (internals.bias) {
+    y = tf.add(y, internals.bias.read());
+  }
+  return act === 'relu' ? tf.relu(y) : act === 'softmax' ? tf.softmax(y) : y;
+}
+
 /**
  * The forward pass for training: every layer in inference mode except
  * Dropout, which drops with a fresh seed per call. Returns logits: the
  * input of a final softmax Activation, else log of the probabilities.
  */
-export function trainingForward(tf: typeof tfType, model: SegmentationModel, x: tfType.Tensor4D, nextSeed: () => number): tfType.Tensor4D {
+export function trainingForward(tf: typeof tfType, model: SegmentationModel, x: tfType.Tensor4D, nextSeed: () => number, matmulConvs = tf.getBackend() === 'cpu'): tfType.Tensor4D {
   const lm = model.layersModel;
   const nodes = planGraph(lm, false).nodes;
   const values = new Map<number, tfType.Tensor>([[lm.inputs[0].id, x]]);
@@ -371,7 +451,8 @@ export function trainingForward(tf: typeof tfType, model: SegmentationModel, x: 
       const cfg = layer.getConfig() as { rate: number };
       out = layer.getClassName() === 'Dropout' ? tf.dropout(inputs[0], cfg.rate, undefined, nextSeed()) : (layer.call(inputs[0], { training: true }) as tfType.Tensor);
     } else {
-      out = layer.call(inputs.length === 1 ? inputs[0] : inputs, { training: false }) as tfType.Tensor | tfType.Tensor[];
+      out = (matmulConvs && inputs.length === 1 ? fastConv(tf, layer, inputs[0]) : null) ??
+        (layer.call(inputs.length === 1 ? inputs[0] : inputs, { training: false }) as tfType.Tensor | tfType.Tensor[]);
     }
     const outs = Array.isArray(out) ? out : [out];
     node.outputTensors.forEach((t, i) => values.set(t.id, outs[i]));

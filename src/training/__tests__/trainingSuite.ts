@@ -137,15 +137,17 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
     const model = await loadSegmentationModel(filesHandler(await tinyFiles(size)));
     const plain = await loadSegmentationModel(filesHandler(await tinyFiles(size, {}, 'none')));
     let seed = 1;
-    const [dropoutSpread, inferenceGap] = tf.tidy(() => {
+    const gaps = tf.tidy(() => {
       const x = tf.randomNormal([2, size, size, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
       const a = trainingForward(tf, model, x, () => seed++);
       const b = trainingForward(tf, model, x, () => seed++);
       // Without dropout the training pass equals inference: BN uses its moving statistics.
       const logits = trainingForward(tf, plain, x, () => 0);
       const probs = plain.layersModel.predict(x) as tf.Tensor;
-      return [tf.max(tf.abs(tf.sub(a, b))).dataSync()[0], tf.max(tf.abs(tf.sub(tf.softmax(logits), probs))).dataSync()[0]];
+      return tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(tf.sub(tf.softmax(logits), probs)))]);
     });
+    const [dropoutSpread, inferenceGap] = Array.from(await gaps.data());
+    gaps.dispose();
     expect(dropoutSpread).toBeGreaterThan(1e-4);
     expect(inferenceGap).toBeLessThan(1e-5);
     model.dispose();
