@@ -324,7 +324,12 @@ export async function buildSegmentationModel(files: ModelFiles, backend?: Backen
   const build = async (): Promise<SegmentationModel> => {
     let layersModel: tfType.LayersModel;
     try {
-      const loaded = files.artifacts;
+      let loaded = files.artifacts;
+      if (!(loaded.weightData instanceof ArrayBuffer)) {
+        // A buffer from another realm (e.g. cloned by a test harness) fails tfjs' instanceof checks.
+        const bytes = new Uint8Array(loaded.weightData as ArrayBuffer);
+        loaded = { ...loaded, weightData: new Uint8Array(bytes).buffer as ArrayBuffer };
+      }
       layersModel = await tf.loadLayersModel({ load: async () => loaded });
     } catch (err) {
       throw new ModelError('corrupt', `model.json describes a network tfjs cannot build: ${describe(err)}`, err);
