@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Lay out the demo workspace: the embedded sample slide always; the shared
-# slides (linked, never copied) only when ../shared/data/slides exists.
+# Lay out the demo workspace: the embedded sample slide and the EBHI-Seg
+# mosaic slide with its ground-truth mask always (they ship in the package);
+# the shared slides (linked, never copied) only when ../shared/data/slides
+# exists; the example notebooks (tutorial.ipynb walks one round).
 set -euo pipefail
 dir=${1:-.demo-workspace}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,6 +10,9 @@ data=${UGA_DATA:-$root/../shared/data}
 mkdir -p "$dir/slides"
 cp -f "$root/jupyterlab_uga/sample/CMU-1-Small-Region.svs" "$dir/slides/"
 cp -f "$root/jupyterlab_uga/sample/LICENSE-CMU-1-Small-Region.txt" "$dir/slides/"
+for f in ebhi-target-mosaic.tif ebhi-target-mosaic.tif.mask.png ebhi-target-mosaic.tiles.csv LICENSE-ebhi-target-mosaic.txt; do
+  cp -f "$root/jupyterlab_uga/sample/$f" "$dir/slides/"
+done
 if [ -d "$data/slides" ]; then
   for f in "$data"/slides/*; do
     name=$(basename "$f")
