@@ -228,7 +228,8 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
     this._pendingPngs.clear();
     this._dirtyManifest = read.recovered;
     this._dirtyAnnotations = false;
-    this._foldersMade = true;
+    // patches/ or masks/ may be missing (Python creates them on first use): made on first write
+    this._foldersMade = false;
     this._changed.emit({ ids: [] });
     if (read.recovered) {
       this._deleteAfter.add(read.from!);
@@ -580,6 +581,8 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
       for (const id of written) {
         this._dirtyIds.add(id);
       }
+      // the folder may have been removed meanwhile: make it again on retry
+      this._foldersMade = false;
       const failed = [...this._dirtyIds];
       for (const id of failed) {
         this._state.set(id, 'unsaved');
@@ -614,9 +617,15 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
       return true;
     }
     if (lastModified === null) {
-      // deleted from outside: what the panel holds is written again
+      // deleted from outside: everything the panel holds is written again
       this._baseModified = null;
       this._dirtyManifest = true;
+      this._dirtyAnnotations = true;
+      this._existing.clear();
+      for (const c of this._corrections.values()) {
+        const hasMask = c.status === 'corrected' || c.mask.some(v => v !== IGNORE_LABEL);
+        this._pendingPngs.set(c.id, { image: true, mask: hasMask });
+      }
       return true;
     }
     const read = await this._readManifest(false);

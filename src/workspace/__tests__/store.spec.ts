@@ -327,6 +327,33 @@ describe('CorrectionsStore: failures keep the work', () => {
   });
 });
 
+describe('CorrectionsStore: folders', () => {
+  it('a restored folder without masks/ (as Python leaves it for unmasked suggestions) gets one on accept', async () => {
+    const { store, root, dir, read } = setup();
+    const r = run(2);
+    r.patches.forEach(c => c.mask.fill(255)); // no prediction: no mask files
+    await store.writeSuggestions(r);
+    fs.rmSync(path.join(dir, 'masks'), { recursive: true });
+    const again = new CorrectionsStore({ contents: new FsContents(root), slidePath: 'slides/X.svs' });
+    await again.restore();
+    expect((await again.accept(corrected(1, 1))).saved).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'masks/p001.png'))).toBe(true);
+    expect(statuses(read()).p001).toBe('corrected');
+  });
+
+  it('a folder deleted from outside is made again on retry, with everything the panel holds', async () => {
+    const { store, dir, read } = setup();
+    await store.writeSuggestions(run(2));
+    fs.rmSync(dir, { recursive: true });
+    expect((await store.accept(corrected(0, 1))).saved).toBe(false);
+    expect((await store.retry()).saved).toBe(true);
+    expect(statuses(read())).toEqual({ p000: 'corrected', p001: 'suggested' });
+    expect(fs.existsSync(path.join(dir, 'masks/p000.png'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'patches/p001.png'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'masks/p001.png'))).toBe(true); // the prediction
+  });
+});
+
 describe('CorrectionsStore: restore refuses and changes nothing', () => {
   async function refused(edit: (m: any, dir: string) => void, message: RegExp, kind: string) {
     const { store, root, dir } = setup();
