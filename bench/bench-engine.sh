@@ -8,7 +8,9 @@
 # the same architecture when that is not there. --backend webgpu is for a GPU
 # machine: Node's `webgpu` package over the system Vulkan driver (set
 # VK_ICD_FILENAMES yourself if needed); on CPU-only machines the tiny WebGPU
-# row runs on SwiftShader. Prints ratios and ends with one key=value line.
+# row runs on SwiftShader. PyTorch (naive MC, and the same prefix caching) runs
+# inside the timing loop, interleaved with the tfjs contenders. Prints ratios
+# and ends with one key=value line (with the load average).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -48,13 +50,13 @@ ALL_IMAGES=("$DATA"/ebhi-seg/target-dev/images/*.png)
 [ -f "${ALL_IMAGES[0]}" ] || { echo "no EBHI tiles under $DATA/ebhi-seg/target-dev/images" >&2; exit 1; }
 IMAGES="${ALL_IMAGES[*]:0:$PATCHES}"
 
-echo "== PyTorch naive MC reference (CPU) =="
-# shellcheck disable=SC2086
-if PYTHONPATH=$ROOT "$PY" bench/engine/torch_reference.py --model "$MODEL" --images $IMAGES \
-    --samples "$SAMPLES" --threads "$THREADS" --out "$WORK/torch.json" --probs "$WORK/torch-probs.f32"; then
-  :
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+TORCH_ARGS=()
+if "$PY" -c 'import torch' 2>/dev/null; then
+  # PyTorch runs inside the Node benchmark's timing loop, one process per round.
+  TORCH_ARGS=(--python "$PY" --torch-threads "$THREADS" --torch-json "$WORK/torch.json" --torch-probs "$WORK/torch-probs.f32")
 else
-  echo "PyTorch reference failed; continuing without it"
+  echo "no torch in $PY: PyTorch contenders skipped"
 fi
 
 # WebGPU without a GPU: SwiftShader, when Chromium's ICD is there and none is set.
@@ -66,7 +68,7 @@ if [ "$BACKEND" != webgpu ] && [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f /usr/lib/c
   fi
 fi
 
-echo "== tfjs engine =="
+echo "== engine, contenders interleaved (ours, tfjs naive, one pass, PyTorch naive and cached) =="
 # shellcheck disable=SC2086
 npx tsx bench/engine/bench.ts --model "$MODEL" --images $IMAGES --samples "$SAMPLES" --backend "$BACKEND" \
-  --backends "$BACKENDS" --torch-json "$WORK/torch.json" --torch-probs "$WORK/torch-probs.f32" "${EXTRA[@]}"
+  --backends "$BACKENDS" "${TORCH_ARGS[@]}" "${EXTRA[@]}"

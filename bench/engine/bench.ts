@@ -13,7 +13,9 @@
  *
  * Prints a table, ratios, and a final `key=value ...` line.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import * as tf from '@tensorflow/tfjs';
@@ -31,6 +33,9 @@ interface Args {
   tinyPatches: number;
   torchJson?: string;
   torchProbs?: string;
+  /** Python with torch: the PyTorch contenders run inside the timing loop (one process per round). */
+  python?: string;
+  torchThreads: number;
   maxBatch?: number;
   repeats: number;
   /** Also measure the same weights with only the last Dropout active (the cheapest late placement). */
@@ -59,6 +64,8 @@ function parseArgs(argv: string[]): Args {
     tinyPatches: Number(get('tiny-patches') ?? 1),
     torchJson: get('torch-json'),
     torchProbs: get('torch-probs'),
+    python: get('python'),
+    torchThreads: Number(get('torch-threads') ?? 0),
     maxBatch: get('max-batch') ? Number(get('max-batch')) : undefined,
     repeats: Number(get('repeats') ?? 2),
     lastDropoutOnly: argv.includes('--last-dropout-only')
@@ -152,7 +159,32 @@ interface Row {
  * the machine is shared, and interleaving keeps load changes from favouring
  * one method.
  */
-async function measure(backend: BackendName, model: SegmentationModel, patches: PatchPixels[], args: Args): Promise<Row> {
+interface TorchRound {
+  naive_mc_s: number;
+  cached_mc_s: number;
+  deterministic_s: number;
+  threads: number;
+  torch: string;
+}
+
+/** One PyTorch round (naive MC, cached MC, one pass) on the same patches and weights. */
+function torchRound(args: Args): TorchRound | null {
+  if (!args.python || !args.torchJson || !args.torchProbs) {
+    return null;
+  }
+  const r = spawnSync(
+    args.python,
+    ['bench/engine/torch_reference.py', '--model', args.model, '--images', ...args.images, '--samples', String(args.samples), '--threads', String(args.torchThreads), '--repeats', '1', '--out', args.torchJson, '--probs', args.torchProbs],
+    { encoding: 'utf8', env: { ...process.env, PYTHONPATH: process.cwd() } }
+  );
+  if (r.status !== 0) {
+    console.log(`PyTorch round failed: ${(r.stderr || r.stdout).slice(-400)}`);
+    return null;
+  }
+  return JSON.parse(fs.readFileSync(args.torchJson, 'utf8'));
+}
+
+async function measure(backend: BackendName, model: SegmentationModel, patches: PatchPixels[], args: Args, withTorch = false): Promise<Row & { torch: TorchRound | null }> {
   const ours = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch });
   const naive = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch, cachePrefix: false });
   // Warm-up: kernel compilation, allocations.
@@ -166,7 +198,15 @@ async function measure(backend: BackendName, model: SegmentationModel, patches: 
     await fn();
     return (performance.now() - t0) / 1000;
   };
+  let torch: TorchRound | null = null;
   for (let r = 0; r < args.repeats; r++) {
+    // All contenders in one loop, PyTorch included, so load changes hit them alike.
+    const t = withTorch ? torchRound(args) : null;
+    if (t) {
+      torch = torch
+        ? { ...t, naive_mc_s: Math.min(torch.naive_mc_s, t.naive_mc_s), cached_mc_s: Math.min(torch.cached_mc_s, t.cached_mc_s), deterministic_s: Math.min(torch.deterministic_s, t.deterministic_s) }
+        : t;
+    }
     best.ours = Math.min(best.ours, await time(() => ours.run(patches)));
     best.naive = Math.min(best.naive, await time(() => naive.run(patches)));
     best.det = Math.min(best.det, await time(() => deterministicPass(model, patches)));
@@ -174,7 +214,37 @@ async function measure(backend: BackendName, model: SegmentationModel, patches: 
   if (tf.memory().numTensors !== before) {
     throw new Error(`tensor leak on ${backend}: ${before} -> ${tf.memory().numTensors}`);
   }
-  return { backend, size: model.inputShape[0], patches: patches.length, ours_s: best.ours, naive_s: best.naive, det_s: best.det };
+  return { backend, size: model.inputShape[0], patches: patches.length, ours_s: best.ours, naive_s: best.naive, det_s: best.det, torch };
+}
+
+/** Multiply-adds per patch of the prefix (once) and suffix (per sample), from the conv layers. */
+function countMacs(model: SegmentationModel): { prefix: number; suffix: number; total: number } {
+  const plan = new McDropout(model).plan;
+  const P = model.inputShape[0];
+  // Spatial side of each tensor: pooling halves it, upsampling doubles it.
+  const side = new Map<number, number>([[plan.inputId, P]]);
+  const macsOf = (node: (typeof plan.nodes)[number]): number => {
+    const layer = node.outboundLayer;
+    const config = layer.getConfig() as { poolSize?: number[]; size?: number[]; kernelSize?: number[]; filters?: number; strides?: number[] };
+    const s = side.get(node.inputTensors[0].id) ?? P;
+    let out = s;
+    let macs = 0;
+    const name = layer.getClassName();
+    if (name === 'MaxPooling2D' || name === 'AveragePooling2D') {
+      out = Math.floor(s / (config.strides?.[0] ?? config.poolSize?.[0] ?? 2));
+    } else if (name === 'UpSampling2D') {
+      out = s * (config.size?.[0] ?? 2);
+    } else if (name === 'Conv2D') {
+      out = Math.floor(s / (config.strides?.[0] ?? 1));
+      const cin = node.inputTensors[0].shape[3] as number;
+      macs = out * out * (config.kernelSize![0] * config.kernelSize![1]) * cin * config.filters!;
+    }
+    node.outputTensors.forEach(t => side.set(t.id, out));
+    return macs;
+  };
+  const all = new Map(plan.nodes.map(n => [n, macsOf(n)]));
+  const sum = (nodes: typeof plan.nodes) => nodes.reduce((a, n) => a + (all.get(n) ?? 0), 0);
+  return { prefix: sum(plan.prefix), suffix: sum(plan.suffix), total: sum(plan.nodes) };
 }
 
 function mpx(row: Row, seconds: number): number {
@@ -210,7 +280,8 @@ async function main(): Promise<void> {
   const plan = new McDropout(model).plan;
   log(`model ${model.metadata.name}: ${model.layersModel.countParams()} parameters, input ${model.inputShape.join('x')}, dropout layers ${model.layersModel.layers.filter(l => l.getClassName() === 'Dropout').map(l => l.name).join(',')}`);
   log(`prefix caching: ${plan.prefix.length} layers once per patch, ${plan.suffix.length} layers per sample (${plan.suffix.map(n => n.outboundLayer.name).join(' ')})`);
-  const main = await measure(mainBackend, model, patches, args);
+  const main = await measure(mainBackend, model, patches, args, true);
+  const macs = countMacs(model);
   let parity = NaN;
   if (args.torchProbs && fs.existsSync(args.torchProbs)) {
     const ref = new Float32Array(fs.readFileSync(args.torchProbs).buffer.slice(0));
@@ -231,11 +302,7 @@ async function main(): Promise<void> {
     variant.dispose();
   }
 
-  let torch: { naive_mc_s: number; deterministic_s: number; threads: number; torch: string } | null = null;
-  if (args.torchJson && fs.existsSync(args.torchJson)) {
-    torch = JSON.parse(fs.readFileSync(args.torchJson, 'utf8'));
-  }
-
+  const torch = main.torch;
   log('');
   log(`T=${args.samples}, best of ${args.repeats} interleaved runs, ${patches.length} patches of ${main.size}x${main.size} (${(mpx(main, 1)).toFixed(3)} Mpx), backend ${mainBackend}`);
   log('| method | seconds | Mpx/s of uncertainty map |');
@@ -243,6 +310,7 @@ async function main(): Promise<void> {
   log(`| tfjs ${mainBackend}, prefix caching (ours) | ${main.ours_s.toFixed(3)} | ${mpx(main, main.ours_s).toFixed(4)} |`);
   log(`| tfjs ${mainBackend}, naive MC (T full passes) | ${main.naive_s.toFixed(3)} | ${mpx(main, main.naive_s).toFixed(4)} |`);
   if (torch) {
+    log(`| PyTorch ${torch.torch} CPU (${torch.threads} threads), same prefix caching | ${torch.cached_mc_s.toFixed(3)} | ${mpx(main, torch.cached_mc_s).toFixed(4)} |`);
     log(`| PyTorch ${torch.torch} CPU (${torch.threads} threads), naive MC | ${torch.naive_mc_s.toFixed(3)} | ${mpx(main, torch.naive_mc_s).toFixed(4)} |`);
   }
   log(`| tfjs ${mainBackend}, one deterministic pass | ${main.det_s.toFixed(3)} | ${mpx(main, main.det_s).toFixed(4)} |`);
@@ -251,10 +319,16 @@ async function main(): Promise<void> {
   }
   const speedupNaive = main.naive_s / main.ours_s;
   const speedupTorch = torch ? torch.naive_mc_s / main.ours_s : NaN;
+  const speedupTorchCached = torch ? torch.cached_mc_s / main.ours_s : NaN;
+  // Multiply-adds ours actually has to do: prefix once, suffix T times (2 flops each).
+  const oursFlops = 2 * main.patches * (macs.prefix + args.samples * macs.suffix);
+  const gflops = oursFlops / main.ours_s / 1e9;
   const t20 = main.ours_s / main.det_s;
   log('');
   log(`ours vs tfjs naive MC: ${speedupNaive.toFixed(2)}x faster`);
   log(`ours vs PyTorch naive MC: ${torch ? speedupTorch.toFixed(2) + 'x faster' : 'n/a (no torch reference)'}`);
+  log(`ours vs PyTorch with the same prefix caching: ${torch ? speedupTorchCached.toFixed(2) + 'x' : 'n/a'}`);
+  log(`model: ${(macs.total / (main.size * main.size)).toFixed(0)} MACs per pixel, suffix ${(100 * macs.suffix / macs.total).toFixed(1)} %; ours achieves ${gflops.toFixed(2)} GFLOP/s (useful flops only)`);
   log(`T=${args.samples} cost in deterministic passes: ours ${t20.toFixed(2)}, tfjs naive ${(main.naive_s / main.det_s).toFixed(2)}${torch ? `, PyTorch naive ${(torch.naive_mc_s / torch.deterministic_s).toFixed(2)}` : ''}`);
   if (lastOnly) {
     log(`same weights, only the last Dropout active: ours ${lastOnly.ours_s.toFixed(3)} s, naive ${lastOnly.naive_s.toFixed(3)} s, T=${args.samples} = ${(lastOnly.ours_s / lastOnly.det_s).toFixed(2)} deterministic passes`);
@@ -295,7 +369,12 @@ async function main(): Promise<void> {
     pytorch_naive_mpx_s: torch ? mpx(main, torch.naive_mc_s).toFixed(4) : 'NA',
     speedup_vs_tfjs_naive: speedupNaive.toFixed(2),
     speedup_vs_pytorch_naive: torch ? speedupTorch.toFixed(2) : 'NA',
+    speedup_vs_pytorch_cached: torch ? speedupTorchCached.toFixed(2) : 'NA',
     t20_over_deterministic: t20.toFixed(2),
+    pytorch_cached_t20_over_deterministic: torch ? (torch.cached_mc_s / torch.deterministic_s).toFixed(2) : 'NA',
+    gflops_achieved: gflops.toFixed(2),
+    torch_threads: torch ? String(torch.threads) : 'NA',
+    loadavg: os.loadavg().map(v => v.toFixed(2)).join('/'),
     parity_max_abs_diff: Number.isNaN(parity) ? 'NA' : parity.toExponential(2)
   };
   if (lastOnly) {
