@@ -14,7 +14,7 @@ export UGA_DATA
 PY_DEPS := 'jupyterlab>=4.6,<4.7' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.9' 'hatch-nodejs-version>=0.3.2' editables \
 	'torch==2.13.0' numpy pillow pytest ruff nbclient nbformat ipykernel matplotlib tifffile imagecodecs
 
-.PHONY: setup venv node build demo test lint test-js test-py test-wheel test-ui chromium bench-open bench-engine bench-replicate clean
+.PHONY: setup venv node build demo test lint test-js test-py test-wheel test-ui chromium bench-open bench-engine bench-replicate bench-finetune clean
 
 setup: build
 
@@ -75,8 +75,15 @@ bench-open: build
 bench-engine: build
 	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-engine.sh
 
+.PHONY: bench-engine-browser
+bench-engine-browser: build
+	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-engine-browser.sh $(ARGS)
+
 bench-replicate: build
 	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-replicate.sh $(ARGS)
+
+bench-finetune: build
+	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-finetune.sh $(ARGS)
 
 clean:
 	rm -rf lib jupyterlab_uga/labextension tsconfig.tsbuildinfo $(DEMO_DIR)
