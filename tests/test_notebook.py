@@ -34,5 +34,12 @@ def test_training_loop_notebook_runs(repo_root, ebhi_dir, torch_mod, monkeypatch
     assert "8 corrected patches (8, 224, 224, 3)" in text
     after = re.search(r"dice_mean\s+before (\d\.\d+)\s+after (\d\.\d+)", text)
     assert after, text[-2000:]
-    assert 0 < float(after.group(1)) <= 1 and 0 < float(after.group(2)) <= 1
+    before_dice, after_dice = float(after.group(1)), float(after.group(2))
+    # What the notebook claims: the model segments the held-out target tiles, and a round of
+    # fine-tuning on 8 corrections helps or at least does not collapse it (docs/model-card.md
+    # measured 0.8845 -> 0.8767 with the shipped model and the defaults).
+    assert before_dice > 0.6, text[-2000:]
+    assert after_dice > before_dice - 0.05, text[-2000:]
+    loss = re.search(r"loss (\d+\.\d+) -> (\d+\.\d+)", text)
+    assert loss and float(loss.group(2)) < 2 * float(loss.group(1)), text[-2000:]
     assert re.search(r"models: \[\('1', 'models/1', 'sha256:[0-9a-f]{12}'\)\]", text)
