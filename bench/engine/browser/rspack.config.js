@@ -15,5 +15,8 @@ module.exports = (env = {}) => ({
   module: {
     rules: [{ test: /\.ts$/, loader: 'builtin:swc-loader', options: { jsc: { parser: { syntax: 'typescript' }, target: 'es2020' } }, type: 'javascript/auto' }]
   },
+  // Minifying breaks tfjs-wasm's threaded build: its pthread Worker source is
+  // inlined as text and refers to names the minifier renames ('a is not defined').
+  optimization: { minimize: false },
   performance: { hints: false }
 });
