@@ -37,6 +37,9 @@ export namespace CommandIDs {
   export const previousSuggestion = 'uga:previous-suggestion';
   export const correctSuggestion = 'uga:correct-suggestion';
   export const skipSuggestion = 'uga:skip-suggestion';
+  export const retrySave = 'uga:retry-save';
+  export const exportGeoJSON = 'uga:export-geojson';
+  export const importGeoJSON = 'uga:import-geojson';
 }
 
 export type BackendChoice = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
@@ -144,6 +147,8 @@ export interface AnalysisResult {
   suggestions: SuggestedPatch[];
   /** Model metadata the run used. */
   model: IEngineModelInfo;
+  /** URL of the model.json the run used. */
+  modelUrl: string;
   /** Map pixels that are analysed tissue (1) — the heatmap and suggestions keep to them. */
   onTissue: Uint8Array;
 }
@@ -173,7 +178,7 @@ export interface IAnalysisModel extends IDisposable {
 export interface ReviewItem {
   readonly suggestion: SuggestedPatch;
   readonly status: CorrectionStatus;
-  /** The accepted correction (status 'corrected'), or null. */
+  /** Pixels and mask of the patch once known: the accepted correction, or one restored from the workspace. */
   readonly correction: Correction | null;
 }
 

@@ -146,13 +146,15 @@ export class AnalysisModel implements IAnalysisModel {
         covered: onTissue,
         uncertainty: settings.heatmap === 'mutual_information' ? 'mutual_information' : 'entropy',
         bounds: slideBounds(region, result.scale, source.info.width, source.info.height),
-        idPrefix: PathExt.basename(session.path).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '') + '-'
+        // Unique per run: a new run never reuses the id of a patch reviewed in an earlier one.
+        idPrefix: `${PathExt.basename(session.path).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 80)}-${runStamp()}-`
       });
       this._result = {
         region: result,
         suggestions,
         onTissue,
         model: engine.model,
+        modelUrl: lease.modelUrl,
         summary: {
           backend: lease.backend,
           backendReason: lease.backendReason,
@@ -248,6 +250,11 @@ export namespace AnalysisModel {
     session: AnalysisSessionView & Partial<Pick<ISlideSession, 'showMessage'>>;
     engines: IEngineService;
   }
+}
+
+/** A short, sortable stamp of the current time (base 36 seconds). */
+function runStamp(): string {
+  return Math.floor(Date.now() / 1000).toString(36);
 }
 
 /** The part of the region's map that lies on the slide (map pixels). */

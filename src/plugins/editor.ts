@@ -59,7 +59,8 @@ export const editorPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: args => {
         const r = rankOf(args);
         const s = currentSession(tracker);
-        return r !== null && !!s?.review.item(r) && !!s.analysis.result && !currentEditor();
+        const it = r === null ? null : s?.review.item(r);
+        return !!it && (!!s?.analysis.result || !!it.correction) && !currentEditor();
       },
       execute: async args => {
         const widget = tracker.currentWidget;
@@ -68,20 +69,21 @@ export const editorPlugin: JupyterFrontEndPlugin<void> = {
         const rank = rankOf(args);
         const item = rank === null ? null : session?.review.item(rank);
         const result = session?.analysis.result;
-        if (!panel || !session || !item || !result || !session.source || editorOf(panel)) {
+        if (!panel || !session || !item || (!result && !item.correction) || !session.source || editorOf(panel)) {
           return;
         }
         session.review.setCurrent(item.suggestion.rank);
         let correction: Correction;
-        try {
-          correction = await correctionFor(session.source, result.region, item.suggestion, result.model.metadata.classes);
-        } catch (e) {
-          session.showMessage(`Cannot open patch ${item.suggestion.rank}: ${e instanceof Error ? e.message : String(e)}`, 'error');
-          return;
-        }
-        // Re-opening a corrected patch starts from the person's mask, not the model's.
         if (item.correction) {
-          correction = { ...correction, mask: new Uint8Array(item.correction.mask) };
+          // Known pixels (restored, or corrected before): start from the person's mask.
+          correction = { ...item.correction, mask: new Uint8Array(item.correction.mask), image: new Uint8ClampedArray(item.correction.image) };
+        } else {
+          try {
+            correction = await correctionFor(session.source, result!.region, item.suggestion, result!.model.metadata.classes);
+          } catch (e) {
+            session.showMessage(`Cannot open patch ${item.suggestion.rank}: ${e instanceof Error ? e.message : String(e)}`, 'error');
+            return;
+          }
         }
         const editor = new CorrectionEditor({ correction, commands, confirmDiscard });
         editor.title.label = `Patch ${item.suggestion.rank}`;

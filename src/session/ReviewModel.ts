@@ -41,7 +41,8 @@ export class ReviewModel implements IReviewModel {
     }
     const old = this._items[k];
     this._items = [...this._items];
-    this._items[k] = { suggestion: old.suggestion, status, correction: status === 'corrected' ? correction ?? old.correction : null };
+    // The correction (pixels, mask) stays with the item: re-opening a skipped patch starts from it.
+    this._items[k] = { suggestion: old.suggestion, status, correction: correction ?? old.correction };
     this._changed.emit([rank]);
   }
 

@@ -20,7 +20,11 @@ export class AnalysisOverlays implements IDisposable {
     session.analysis.tileAnalyzed.connect(this._onTile, this);
     session.analysis.resultChanged.connect(this._onResult, this);
     session.settingsChanged.connect(this._onSettings, this);
-    session.review.changed.connect(() => this._drawBoxes(), this);
+    session.review.changed.connect(() => {
+      this._ensureLayers();
+      this._drawBoxes();
+      this._drawCorrections();
+    }, this);
     session.review.currentChanged.connect(() => this._drawBoxes(), this);
   }
 
@@ -120,6 +124,9 @@ export class AnalysisOverlays implements IDisposable {
     this._maskLayer.imageSmoothingEnabled(false);
     this._heatLayer = viewer.addOverlayLayer('uga-heatmap');
     this._heatLayer.listening(false);
+    this._correctionLayer = viewer.addOverlayLayer('uga-corrections');
+    this._correctionLayer.listening(false);
+    this._correctionLayer.imageSmoothingEnabled(false);
     this._boxLayer = viewer.addOverlayLayer('uga-patches');
     this._boxLayer.listening(false);
     this._applyVisibility();
@@ -130,7 +137,8 @@ export class AnalysisOverlays implements IDisposable {
     this._heatLayer?.visible(s.showHeatmap).opacity(s.heatmapOpacity);
     this._maskLayer?.visible(s.showMask).opacity(s.maskOpacity);
     this._boxLayer?.visible(s.showBoxes);
-    for (const l of [this._heatLayer, this._maskLayer, this._boxLayer]) {
+    this._correctionLayer?.visible(s.showMask || s.showBoxes).opacity(s.maskOpacity);
+    for (const l of [this._heatLayer, this._maskLayer, this._boxLayer, this._correctionLayer]) {
       l?.batchDraw();
     }
   }
@@ -175,6 +183,25 @@ export class AnalysisOverlays implements IDisposable {
     layer.destroyChildren();
     layer.add(this._image(rgba, maps.width, maps.height, region, 'uga-mask-image'));
     this._applyVisibility();
+  }
+
+  /** The corrected masks, in class colours over their boxes (what the workspace holds). */
+  private _drawCorrections(): void {
+    const layer = this._correctionLayer;
+    if (!layer) {
+      return;
+    }
+    layer.destroyChildren();
+    for (const item of this._session.review.items) {
+      const c = item.correction;
+      if (item.status !== 'corrected' || !c) {
+        continue;
+      }
+      const rgba = maskRGBA(c.mask, c.patchSize, c.patchSize, c.classes.map(k => k.color), 'fill');
+      const [x, y, width, height] = c.box;
+      layer.add(this._image(rgba, c.patchSize, c.patchSize, { x, y, width, height }, `uga-correction-${item.suggestion.rank}`));
+    }
+    layer.batchDraw();
   }
 
   private _drawBoxes(): void {
@@ -231,18 +258,19 @@ export class AnalysisOverlays implements IDisposable {
 
   private _removeLayers(): void {
     const viewer = this._session.viewer;
-    for (const l of [this._heatLayer, this._maskLayer, this._boxLayer]) {
+    for (const l of [this._heatLayer, this._maskLayer, this._boxLayer, this._correctionLayer]) {
       if (l && viewer) {
         viewer.removeOverlayLayer(l);
       }
     }
-    this._heatLayer = this._maskLayer = this._boxLayer = null;
+    this._heatLayer = this._maskLayer = this._boxLayer = this._correctionLayer = null;
   }
 
   private _session: ISlideSession;
   private _heatLayer: Konva.Layer | null = null;
   private _maskLayer: Konva.Layer | null = null;
   private _boxLayer: Konva.Layer | null = null;
+  private _correctionLayer: Konva.Layer | null = null;
   private _labels: Uint8Array | null = null;
   private _scale: MeasureScale | null = null;
   private _lastSettings: ISlideSettings | null = null;

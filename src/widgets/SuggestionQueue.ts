@@ -58,6 +58,10 @@ export class SuggestionQueue extends Widget {
     }, this);
     session.analysis.stateChanged.connect(() => this._renderHeader(), this);
     commands.commandChanged.connect(() => this._updateButtons(), this);
+    // Save states of the workspace (saving… / unsaved + Retry) show on the rows.
+    const watch = () => session.corrections?.changed.connect(this._onStore, this);
+    session.correctionsChanged.connect(watch, this);
+    watch();
     this._renderHeader();
     this._onChanged(session.review, []);
   }
@@ -82,6 +86,9 @@ export class SuggestionQueue extends Widget {
       const n = items.length;
       const done = items.filter(i => i.status !== 'suggested').length;
       this._title.textContent = `${n} ${n === 1 ? 'patch' : 'patches'}` + (done ? ` · ${done} reviewed` : '');
+    } else if (items.length) {
+      const done = items.filter(i => i.status !== 'suggested').length;
+      this._title.textContent = `${items.length} ${items.length === 1 ? 'patch' : 'patches'} from the workspace` + (done ? ` · ${done} reviewed` : '');
     } else {
       this._title.textContent = 'Suggestions';
     }
@@ -120,6 +127,21 @@ export class SuggestionQueue extends Widget {
     }
     this._onCurrent();
     this._renderHeader();
+  }
+
+  private _onStore(_: unknown, change: { ids: string[] }): void {
+    const items = this._session.review.items;
+    const ranks = change.ids.length === 0 ? items.map(i => i.suggestion.rank) : items.filter(i => change.ids.includes(i.suggestion.id)).map(i => i.suggestion.rank);
+    for (const r of ranks) {
+      const old = this._list.querySelector(`[data-uga-suggestion="${r}"]`);
+      const item = this._session.review.item(r);
+      if (old && item) {
+        const row = this._row(item);
+        row.classList.toggle('jp-mod-selected', this._session.review.current === r);
+        old.replaceWith(row);
+      }
+    }
+    this._updateButtons();
   }
 
   private _onCurrent(): void {
@@ -167,6 +189,17 @@ export class SuggestionQueue extends Widget {
       badge.textContent = save === 'unsaved' ? 'unsaved' : 'saving…';
       badge.title = this._session.corrections?.saveError(s.id) ?? '';
       line1.append(' ', badge);
+      if (save === 'unsaved') {
+        const retry = document.createElement('button');
+        retry.className = 'jp-mod-styled jp-uga-SuggestionQueue-retry';
+        retry.textContent = 'Retry';
+        retry.title = badge.title;
+        retry.addEventListener('click', ev => {
+          ev.stopPropagation();
+          void this._commands.execute(CommandIDs.retrySave, {});
+        });
+        line1.append(' ', retry);
+      }
     }
     li.addEventListener('click', () => this._go(s.rank));
     li.addEventListener('dblclick', () => void this._commands.execute(CommandIDs.correctSuggestion, { rank: s.rank }));
@@ -200,8 +233,12 @@ export class SuggestionQueue extends Widget {
   private async _drawThumb(canvas: HTMLCanvasElement, item: ReviewItem): Promise<void> {
     const result = this._session.analysis.result;
     const source = this._session.source;
-    const ctx = canvas.getContext('2d');
-    if (!result || !source || !ctx) {
+    if (item.correction) {
+      drawThumbnail(canvas, item.correction);
+      canvas.dataset.ugaThumb = 'ready';
+      return;
+    }
+    if (!result || !source) {
       return;
     }
     try {
@@ -212,7 +249,7 @@ export class SuggestionQueue extends Widget {
         this._thumbs.set(s.rank, c);
       }
       const base = await c;
-      drawThumbnail(canvas, item.correction ?? base);
+      drawThumbnail(canvas, base);
       canvas.dataset.ugaThumb = 'ready';
     } catch (e) {
       if (!this._abort.signal.aborted) {
