@@ -163,6 +163,9 @@ interface TorchRound {
   naive_mc_s: number;
   cached_mc_s: number;
   deterministic_s: number;
+  naive_mc_cpu_s: number;
+  cached_mc_cpu_s: number;
+  deterministic_cpu_s: number;
   threads: number;
   torch: string;
 }
@@ -184,7 +187,7 @@ function torchRound(args: Args): TorchRound | null {
   return JSON.parse(fs.readFileSync(args.torchJson, 'utf8'));
 }
 
-async function measure(backend: BackendName, model: SegmentationModel, patches: PatchPixels[], args: Args, withTorch = false): Promise<Row & { torch: TorchRound | null }> {
+async function measure(backend: BackendName, model: SegmentationModel, patches: PatchPixels[], args: Args, withTorch = false): Promise<Row & { torch: TorchRound | null; cpu: { ours: number; naive: number; det: number } }> {
   const ours = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch });
   const naive = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch, cachePrefix: false });
   // Warm-up: kernel compilation, allocations.
@@ -193,9 +196,16 @@ async function measure(backend: BackendName, model: SegmentationModel, patches: 
   await deterministicPass(model, patches.slice(0, 1));
   const before = tf.memory().numTensors;
   const best = { ours: Infinity, naive: Infinity, det: Infinity };
+  // CPU seconds too: on a shared machine wall time includes waiting for a core
+  // (tfjs in Node computes on this one thread, so CPU time is its compute time).
+  const cpu = { ours: Infinity, naive: Infinity, det: Infinity };
+  let lastCpu = 0;
   const time = async (fn: () => Promise<unknown>) => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
+    const c = process.cpuUsage(c0);
+    lastCpu = (c.user + c.system) / 1e6;
     return (performance.now() - t0) / 1000;
   };
   let torch: TorchRound | null = null;
@@ -204,17 +214,28 @@ async function measure(backend: BackendName, model: SegmentationModel, patches: 
     const t = withTorch ? torchRound(args) : null;
     if (t) {
       torch = torch
-        ? { ...t, naive_mc_s: Math.min(torch.naive_mc_s, t.naive_mc_s), cached_mc_s: Math.min(torch.cached_mc_s, t.cached_mc_s), deterministic_s: Math.min(torch.deterministic_s, t.deterministic_s) }
+        ? {
+            ...t,
+            naive_mc_s: Math.min(torch.naive_mc_s, t.naive_mc_s),
+            cached_mc_s: Math.min(torch.cached_mc_s, t.cached_mc_s),
+            deterministic_s: Math.min(torch.deterministic_s, t.deterministic_s),
+            naive_mc_cpu_s: Math.min(torch.naive_mc_cpu_s, t.naive_mc_cpu_s),
+            cached_mc_cpu_s: Math.min(torch.cached_mc_cpu_s, t.cached_mc_cpu_s),
+            deterministic_cpu_s: Math.min(torch.deterministic_cpu_s, t.deterministic_cpu_s)
+          }
         : t;
     }
     best.ours = Math.min(best.ours, await time(() => ours.run(patches)));
+    cpu.ours = Math.min(cpu.ours, lastCpu);
     best.naive = Math.min(best.naive, await time(() => naive.run(patches)));
+    cpu.naive = Math.min(cpu.naive, lastCpu);
     best.det = Math.min(best.det, await time(() => deterministicPass(model, patches)));
+    cpu.det = Math.min(cpu.det, lastCpu);
   }
   if (tf.memory().numTensors !== before) {
     throw new Error(`tensor leak on ${backend}: ${before} -> ${tf.memory().numTensors}`);
   }
-  return { backend, size: model.inputShape[0], patches: patches.length, ours_s: best.ours, naive_s: best.naive, det_s: best.det, torch };
+  return { backend, size: model.inputShape[0], patches: patches.length, ours_s: best.ours, naive_s: best.naive, det_s: best.det, torch, cpu };
 }
 
 /** Multiply-adds per patch of the prefix (once) and suffix (per sample), from the conv layers. */
@@ -329,6 +350,9 @@ async function main(): Promise<void> {
   log(`ours vs PyTorch naive MC: ${torch ? speedupTorch.toFixed(2) + 'x faster' : 'n/a (no torch reference)'}`);
   log(`ours vs PyTorch with the same prefix caching: ${torch ? speedupTorchCached.toFixed(2) + 'x' : 'n/a'}`);
   log(`model: ${(macs.total / (main.size * main.size)).toFixed(0)} MACs per pixel, suffix ${(100 * macs.suffix / macs.total).toFixed(1)} %; ours achieves ${gflops.toFixed(2)} GFLOP/s (useful flops only)`);
+  const c = main.cpu;
+  log(`CPU seconds (steadier under load): ours ${c.ours.toFixed(2)}, tfjs naive ${c.naive.toFixed(2)}, tfjs one pass ${c.det.toFixed(2)}${torch ? `, PyTorch cached ${torch.cached_mc_cpu_s.toFixed(2)}, naive ${torch.naive_mc_cpu_s.toFixed(2)}, one pass ${torch.deterministic_cpu_s.toFixed(2)} (all threads)` : ''}`);
+  log(`T=${args.samples} cost in deterministic passes by CPU time: ours ${(c.ours / c.det).toFixed(2)}${torch ? `, PyTorch cached ${(torch.cached_mc_cpu_s / torch.deterministic_cpu_s).toFixed(2)}` : ''}`);
   log(`T=${args.samples} cost in deterministic passes: ours ${t20.toFixed(2)}, tfjs naive ${(main.naive_s / main.det_s).toFixed(2)}${torch ? `, PyTorch naive ${(torch.naive_mc_s / torch.deterministic_s).toFixed(2)}` : ''}`);
   if (lastOnly) {
     log(`same weights, only the last Dropout active: ours ${lastOnly.ours_s.toFixed(3)} s, naive ${lastOnly.naive_s.toFixed(3)} s, T=${args.samples} = ${(lastOnly.ours_s / lastOnly.det_s).toFixed(2)} deterministic passes`);
@@ -373,6 +397,9 @@ async function main(): Promise<void> {
     t20_over_deterministic: t20.toFixed(2),
     pytorch_cached_t20_over_deterministic: torch ? (torch.cached_mc_s / torch.deterministic_s).toFixed(2) : 'NA',
     gflops_achieved: gflops.toFixed(2),
+    t20_over_deterministic_cpu: (main.cpu.ours / main.cpu.det).toFixed(2),
+    speedup_vs_pytorch_cached_cpu: torch ? (torch.cached_mc_cpu_s / main.cpu.ours).toFixed(2) : 'NA',
+    speedup_vs_pytorch_naive_cpu: torch ? (torch.naive_mc_cpu_s / main.cpu.ours).toFixed(2) : 'NA',
     torch_threads: torch ? String(torch.threads) : 'NA',
     loadavg: os.loadavg().map(v => v.toFixed(2)).join('/'),
     parity_max_abs_diff: Number.isNaN(parity) ? 'NA' : parity.toExponential(2)
