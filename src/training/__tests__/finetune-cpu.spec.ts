@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../engine/backends';
 import { loadSegmentationModel } from '../../engine/model';
 import { IGNORE_LABEL } from '../../tokens';
-import { confidentLabels, filesHandler, pseudoLabelReplay } from '../finetune';
+import { confidentLabels, filesHandler, fineTune, modelsEntry, pseudoLabelReplay } from '../finetune';
 import { redPatches, tinyFiles, trainingSuite } from './trainingSuite';
 
 beforeAll(async () => {
@@ -36,4 +36,32 @@ describe('replay from the model\'s confident predictions', () => {
     expect(loose[0].mask.filter(v => v === IGNORE_LABEL).length).toBeGreaterThan(32);
     model.dispose();
   });
+});
+
+it("batchNorm 'update' uses batch statistics and moves the moving statistics like torch (momentum 0.1)", async () => {
+  const parent = await tinyFiles(8);
+  const before = tf.memory().numTensors;
+  const result = await fineTune({ parent, patches: redPatches(3, 8), version: '6', settings: { steps: 2, batchSize: 2, crop: null, batchNorm: 'update' } });
+  expect(tf.memory().numTensors).toBe(before);
+  const read = async (files: Parameters<typeof filesHandler>[0]) => {
+    const a = await filesHandler(files).load!();
+    const data = new Float32Array(a.weightData as ArrayBuffer);
+    const out = new Map<string, number[]>();
+    let o = 0;
+    for (const s of a.weightSpecs!) {
+      const n = s.shape.reduce((x, y) => x * y, 1);
+      out.set(s.name, Array.from(data.slice(o, o + n)));
+      o += n;
+    }
+    return out;
+  };
+  const w0 = await read(parent);
+  const w1 = await read(result.files);
+  expect(w1.get('enc_bn/moving_mean')).not.toEqual(w0.get('enc_bn/moving_mean'));
+  // Two steps of momentum 0.1: at most 19% of the way from the old value to the batch statistics.
+  const v0 = w0.get('enc_bn/moving_variance')!;
+  const v1 = w1.get('enc_bn/moving_variance')!;
+  v1.forEach((v, i) => expect(v).toBeGreaterThan(0.81 * v0[i] - 1e-6));
+  expect(result.metadata.finetune).toMatchObject({ batchNorm: 'update', freezeBn: false });
+  expect(modelsEntry(result, '6', null).settings.freeze_bn).toBe(false);
 });
