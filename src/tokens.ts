@@ -40,6 +40,8 @@ export namespace CommandIDs {
   export const retrySave = 'uga:retry-save';
   export const exportGeoJSON = 'uga:export-geojson';
   export const importGeoJSON = 'uga:import-geojson';
+  export const fineTune = 'uga:fine-tune';
+  export const cancelFineTune = 'uga:cancel-fine-tune';
 }
 
 export type BackendChoice = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';

@@ -1,6 +1,11 @@
 // What JupyterLab's widgets expect from a browser and jsdom lacks (as in
 // @jupyterlab/testing's jest shim). Node-environment suites are untouched.
 if (typeof window !== 'undefined' && typeof document !== 'undefined') {
+  if (typeof window.TextEncoder === 'undefined') {
+    const util = require('util');
+    window.TextEncoder = util.TextEncoder;
+    window.TextDecoder = util.TextDecoder;
+  }
   if (typeof window.DragEvent === 'undefined') {
     window.DragEvent = class DragEvent extends window.MouseEvent {};
   }

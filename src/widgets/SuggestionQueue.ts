@@ -40,7 +40,8 @@ export class SuggestionQueue extends Widget {
       [CommandIDs.previousSuggestion, '‹'],
       [CommandIDs.nextSuggestion, '›'],
       [CommandIDs.correctSuggestion, 'Correct'],
-      [CommandIDs.skipSuggestion, 'Skip']
+      [CommandIDs.skipSuggestion, 'Skip'],
+      [CommandIDs.fineTune, 'Fine-tune']
     ]) {
       const b = document.createElement('button');
       b.className = 'jp-mod-styled jp-uga-SuggestionQueue-button';

@@ -167,3 +167,4 @@ test('a manifest changed from outside is merged, never overwritten silently', as
   expect(merged.notebookNote).toBe('edited outside');
   await expect(panel.locator('.jp-Dialog')).toHaveCount(0);
 });
+
