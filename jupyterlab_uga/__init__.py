@@ -9,7 +9,7 @@ try:
 except ImportError:  # running from a source tree that was never built
     import warnings
 
-    warnings.warn("Importing 'jupyterlab_uga' outside a proper installation.")
+    warnings.warn("Importing 'jupyterlab_uga' outside a proper installation.", stacklevel=2)
     __version__ = "dev"
 
 

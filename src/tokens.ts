@@ -244,10 +244,7 @@ export interface ISlidePanel extends Widget {
 export type ISlideTracker = IWidgetTracker<IDocumentWidget<ISlidePanel>>;
 
 /** Token for the tracker of open slide panels (later plugins: editor, workspace). */
-export const ISlideTracker = new Token<ISlideTracker>(
-  'jupyterlab-uga:ISlideTracker',
-  'Tracks the open whole-slide image panels.'
-);
+export const ISlideTracker = new Token<ISlideTracker>('jupyterlab-uga:ISlideTracker', 'Tracks the open whole-slide image panels.');
 
 /** Token for the page's engine service (one tfjs runtime, shared models). */
 export const IEngineService = new Token<IEngineService>(
@@ -260,7 +257,6 @@ export const IEngineService = new Token<IEngineService>(
 // engine/, editor/, workspace/). Fixed here so that a Worker proxy, the
 // editor and the workspace writer can be built side by side.
 // ---------------------------------------------------------------------------
-
 
 /** RGB(A) uint8 pixels of one model-sized tile. */
 export interface EnginePatch {

@@ -1,7 +1,6 @@
 """The shipped default model: files, metadata contract, torch/tfjs agreement, sanity on real tiles."""
 import json
 
-import numpy as np
 import pytest
 
 

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 
 def _synthetic(n=8, size=32, seed=0):

@@ -35,10 +35,15 @@ async function main(): Promise<void> {
     return new Response(fs.readFileSync(path.join(modelDir, url.replace(/^.*\//, ''))));
   }) as typeof fetch;
   const model = await loadSegmentationModel('http://local/model/model.json', { fetchFunc: modelFetch });
-  const slide = await openSlide(`http://local/files/${path.basename(slideFile)}`, { fetch: fileFetch(slideFile).fetch, name: path.basename(slideFile) });
+  const slide = await openSlide(`http://local/files/${path.basename(slideFile)}`, {
+    fetch: fileFetch(slideFile).fetch,
+    name: path.basename(slideFile)
+  });
   const [x, y, w, h] = arg('region', `0,0,${slide.info.width},${slide.info.height}`).split(',').map(Number);
   const engine = new McDropout(model, { samples, seed: 1 });
-  console.log(`slide ${path.basename(slideFile)} ${slide.info.width}x${slide.info.height} mpp ${slide.info.mppX ?? '?'}; model mpp ${model.metadata.mpp}; backend ${backend}; T=${samples}`);
+  console.log(
+    `slide ${path.basename(slideFile)} ${slide.info.width}x${slide.info.height} mpp ${slide.info.mppX ?? '?'}; model mpp ${model.metadata.mpp}; backend ${backend}; T=${samples}`
+  );
   const before = tf.memory().numTensors;
   let tilesDone = 0;
   const t0 = performance.now();
@@ -62,12 +67,20 @@ async function main(): Promise<void> {
     foregroundClass: model.metadata.foregroundClass,
     covered: result.covered
   });
-  console.log(`level ${result.level}, scale ${result.scale.toFixed(3)} level-0 px per model px, map ${result.maps.width}x${result.maps.height}`);
-  console.log(`tiles ${result.tiles.length}: analysed ${analysed}, skipped as background ${result.tiles.length - analysed} (saturation threshold ${result.tissueSaturationThreshold.toFixed(3)})`);
-  console.log(`time ${seconds.toFixed(1)} s, first tile after ${firstTileS.toFixed(2)} s, ${(mapMpx / seconds).toFixed(4)} Mpx/s of map, ${(slide.bytesRead / 1e6).toFixed(1)} MB read`);
+  console.log(
+    `level ${result.level}, scale ${result.scale.toFixed(3)} level-0 px per model px, map ${result.maps.width}x${result.maps.height}`
+  );
+  console.log(
+    `tiles ${result.tiles.length}: analysed ${analysed}, skipped as background ${result.tiles.length - analysed} (saturation threshold ${result.tissueSaturationThreshold.toFixed(3)})`
+  );
+  console.log(
+    `time ${seconds.toFixed(1)} s, first tile after ${firstTileS.toFixed(2)} s, ${(mapMpx / seconds).toFixed(4)} Mpx/s of map, ${(slide.bytesRead / 1e6).toFixed(1)} MB read`
+  );
   console.log(`top ${suggestions.length} patches to correct (${strategy}):`);
   for (const s of suggestions) {
-    console.log(`  #${s.rank} (${s.x}, ${s.y}) ${s.width}x${s.height} score ${s.score.toFixed(3)} entropy ${s.meanEntropy.toFixed(3)} MI ${s.meanMutualInformation.toFixed(3)} gland ${(100 * s.foregroundFraction).toFixed(0)}%`);
+    console.log(
+      `  #${s.rank} (${s.x}, ${s.y}) ${s.width}x${s.height} score ${s.score.toFixed(3)} entropy ${s.meanEntropy.toFixed(3)} MI ${s.meanMutualInformation.toFixed(3)} gland ${(100 * s.foregroundFraction).toFixed(0)}%`
+    );
   }
   if (tf.memory().numTensors !== before) {
     throw new Error(`tensor leak: ${before} -> ${tf.memory().numTensors}`);

@@ -177,7 +177,23 @@ function torchRound(args: Args): TorchRound | null {
   }
   const r = spawnSync(
     args.python,
-    ['bench/engine/torch_reference.py', '--model', args.model, '--images', ...args.images, '--samples', String(args.samples), '--threads', String(args.torchThreads), '--repeats', '1', '--out', args.torchJson, '--probs', args.torchProbs],
+    [
+      'bench/engine/torch_reference.py',
+      '--model',
+      args.model,
+      '--images',
+      ...args.images,
+      '--samples',
+      String(args.samples),
+      '--threads',
+      String(args.torchThreads),
+      '--repeats',
+      '1',
+      '--out',
+      args.torchJson,
+      '--probs',
+      args.torchProbs
+    ],
     { encoding: 'utf8', env: { ...process.env, PYTHONPATH: process.cwd() } }
   );
   if (r.status !== 0) {
@@ -187,7 +203,13 @@ function torchRound(args: Args): TorchRound | null {
   return JSON.parse(fs.readFileSync(args.torchJson, 'utf8'));
 }
 
-async function measure(backend: BackendName, model: SegmentationModel, patches: PatchPixels[], args: Args, withTorch = false): Promise<Row & { torch: TorchRound | null; cpu: { ours: number; naive: number; det: number } }> {
+async function measure(
+  backend: BackendName,
+  model: SegmentationModel,
+  patches: PatchPixels[],
+  args: Args,
+  withTorch = false
+): Promise<Row & { torch: TorchRound | null; cpu: { ours: number; naive: number; det: number } }> {
   const ours = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch });
   const naive = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch, cachePrefix: false });
   // Warm-up: kernel compilation, allocations.
@@ -235,7 +257,16 @@ async function measure(backend: BackendName, model: SegmentationModel, patches: 
   if (tf.memory().numTensors !== before) {
     throw new Error(`tensor leak on ${backend}: ${before} -> ${tf.memory().numTensors}`);
   }
-  return { backend, size: model.inputShape[0], patches: patches.length, ours_s: best.ours, naive_s: best.naive, det_s: best.det, torch, cpu };
+  return {
+    backend,
+    size: model.inputShape[0],
+    patches: patches.length,
+    ours_s: best.ours,
+    naive_s: best.naive,
+    det_s: best.det,
+    torch,
+    cpu
+  };
 }
 
 /** Multiply-adds per patch of the prefix (once) and suffix (per sample), from the conv layers. */
@@ -246,7 +277,13 @@ function countMacs(model: SegmentationModel): { prefix: number; suffix: number; 
   const side = new Map<number, number>([[plan.inputId, P]]);
   const macsOf = (node: (typeof plan.nodes)[number]): number => {
     const layer = node.outboundLayer;
-    const config = layer.getConfig() as { poolSize?: number[]; size?: number[]; kernelSize?: number[]; filters?: number; strides?: number[] };
+    const config = layer.getConfig() as {
+      poolSize?: number[];
+      size?: number[];
+      kernelSize?: number[];
+      filters?: number;
+      strides?: number[];
+    };
     const s = side.get(node.inputTensors[0].id) ?? P;
     let out = s;
     let macs = 0;
@@ -299,8 +336,15 @@ async function main(): Promise<void> {
   const mainBackend = await initBackend(args.backend);
   const model = await loadModel(args.model);
   const plan = new McDropout(model).plan;
-  log(`model ${model.metadata.name}: ${model.layersModel.countParams()} parameters, input ${model.inputShape.join('x')}, dropout layers ${model.layersModel.layers.filter(l => l.getClassName() === 'Dropout').map(l => l.name).join(',')}`);
-  log(`prefix caching: ${plan.prefix.length} layers once per patch, ${plan.suffix.length} layers per sample (${plan.suffix.map(n => n.outboundLayer.name).join(' ')})`);
+  log(
+    `model ${model.metadata.name}: ${model.layersModel.countParams()} parameters, input ${model.inputShape.join('x')}, dropout layers ${model.layersModel.layers
+      .filter(l => l.getClassName() === 'Dropout')
+      .map(l => l.name)
+      .join(',')}`
+  );
+  log(
+    `prefix caching: ${plan.prefix.length} layers once per patch, ${plan.suffix.length} layers per sample (${plan.suffix.map(n => n.outboundLayer.name).join(' ')})`
+  );
   const main = await measure(mainBackend, model, patches, args, true);
   const macs = countMacs(model);
   let parity = NaN;
@@ -318,21 +362,29 @@ async function main(): Promise<void> {
   if (args.lastDropoutOnly) {
     const variant = await loadModel(args.model, undefined, true);
     const vplan = new McDropout(variant).plan;
-    log(`variant with only the last Dropout active: ${vplan.suffix.length} layers per sample (${vplan.suffix.map(n => n.outboundLayer.name).join(' ')})`);
+    log(
+      `variant with only the last Dropout active: ${vplan.suffix.length} layers per sample (${vplan.suffix.map(n => n.outboundLayer.name).join(' ')})`
+    );
     lastOnly = await measure(mainBackend, variant, patches, args);
     variant.dispose();
   }
 
   const torch = main.torch;
   log('');
-  log(`T=${args.samples}, best of ${args.repeats} interleaved runs, ${patches.length} patches of ${main.size}x${main.size} (${(mpx(main, 1)).toFixed(3)} Mpx), backend ${mainBackend}`);
+  log(
+    `T=${args.samples}, best of ${args.repeats} interleaved runs, ${patches.length} patches of ${main.size}x${main.size} (${mpx(main, 1).toFixed(3)} Mpx), backend ${mainBackend}`
+  );
   log('| method | seconds | Mpx/s of uncertainty map |');
   log('| --- | ---: | ---: |');
   log(`| tfjs ${mainBackend}, prefix caching (ours) | ${main.ours_s.toFixed(3)} | ${mpx(main, main.ours_s).toFixed(4)} |`);
   log(`| tfjs ${mainBackend}, naive MC (T full passes) | ${main.naive_s.toFixed(3)} | ${mpx(main, main.naive_s).toFixed(4)} |`);
   if (torch) {
-    log(`| PyTorch ${torch.torch} CPU (${torch.threads} threads), same prefix caching | ${torch.cached_mc_s.toFixed(3)} | ${mpx(main, torch.cached_mc_s).toFixed(4)} |`);
-    log(`| PyTorch ${torch.torch} CPU (${torch.threads} threads), naive MC | ${torch.naive_mc_s.toFixed(3)} | ${mpx(main, torch.naive_mc_s).toFixed(4)} |`);
+    log(
+      `| PyTorch ${torch.torch} CPU (${torch.threads} threads), same prefix caching | ${torch.cached_mc_s.toFixed(3)} | ${mpx(main, torch.cached_mc_s).toFixed(4)} |`
+    );
+    log(
+      `| PyTorch ${torch.torch} CPU (${torch.threads} threads), naive MC | ${torch.naive_mc_s.toFixed(3)} | ${mpx(main, torch.naive_mc_s).toFixed(4)} |`
+    );
   }
   log(`| tfjs ${mainBackend}, one deterministic pass | ${main.det_s.toFixed(3)} | ${mpx(main, main.det_s).toFixed(4)} |`);
   if (torch) {
@@ -349,13 +401,23 @@ async function main(): Promise<void> {
   log(`ours vs tfjs naive MC: ${speedupNaive.toFixed(2)}x faster`);
   log(`ours vs PyTorch naive MC: ${torch ? speedupTorch.toFixed(2) + 'x faster' : 'n/a (no torch reference)'}`);
   log(`ours vs PyTorch with the same prefix caching: ${torch ? speedupTorchCached.toFixed(2) + 'x' : 'n/a'}`);
-  log(`model: ${(macs.total / (main.size * main.size)).toFixed(0)} MACs per pixel, suffix ${(100 * macs.suffix / macs.total).toFixed(1)} %; ours achieves ${gflops.toFixed(2)} GFLOP/s (useful flops only)`);
+  log(
+    `model: ${(macs.total / (main.size * main.size)).toFixed(0)} MACs per pixel, suffix ${((100 * macs.suffix) / macs.total).toFixed(1)} %; ours achieves ${gflops.toFixed(2)} GFLOP/s (useful flops only)`
+  );
   const c = main.cpu;
-  log(`CPU seconds (steadier under load): ours ${c.ours.toFixed(2)}, tfjs naive ${c.naive.toFixed(2)}, tfjs one pass ${c.det.toFixed(2)}${torch ? `, PyTorch cached ${torch.cached_mc_cpu_s.toFixed(2)}, naive ${torch.naive_mc_cpu_s.toFixed(2)}, one pass ${torch.deterministic_cpu_s.toFixed(2)} (all threads)` : ''}`);
-  log(`T=${args.samples} cost in deterministic passes by CPU time: ours ${(c.ours / c.det).toFixed(2)}${torch ? `, PyTorch cached ${(torch.cached_mc_cpu_s / torch.deterministic_cpu_s).toFixed(2)}` : ''}`);
-  log(`T=${args.samples} cost in deterministic passes: ours ${t20.toFixed(2)}, tfjs naive ${(main.naive_s / main.det_s).toFixed(2)}${torch ? `, PyTorch naive ${(torch.naive_mc_s / torch.deterministic_s).toFixed(2)}` : ''}`);
+  log(
+    `CPU seconds (steadier under load): ours ${c.ours.toFixed(2)}, tfjs naive ${c.naive.toFixed(2)}, tfjs one pass ${c.det.toFixed(2)}${torch ? `, PyTorch cached ${torch.cached_mc_cpu_s.toFixed(2)}, naive ${torch.naive_mc_cpu_s.toFixed(2)}, one pass ${torch.deterministic_cpu_s.toFixed(2)} (all threads)` : ''}`
+  );
+  log(
+    `T=${args.samples} cost in deterministic passes by CPU time: ours ${(c.ours / c.det).toFixed(2)}${torch ? `, PyTorch cached ${(torch.cached_mc_cpu_s / torch.deterministic_cpu_s).toFixed(2)}` : ''}`
+  );
+  log(
+    `T=${args.samples} cost in deterministic passes: ours ${t20.toFixed(2)}, tfjs naive ${(main.naive_s / main.det_s).toFixed(2)}${torch ? `, PyTorch naive ${(torch.naive_mc_s / torch.deterministic_s).toFixed(2)}` : ''}`
+  );
   if (lastOnly) {
-    log(`same weights, only the last Dropout active: ours ${lastOnly.ours_s.toFixed(3)} s, naive ${lastOnly.naive_s.toFixed(3)} s, T=${args.samples} = ${(lastOnly.ours_s / lastOnly.det_s).toFixed(2)} deterministic passes`);
+    log(
+      `same weights, only the last Dropout active: ours ${lastOnly.ours_s.toFixed(3)} s, naive ${lastOnly.naive_s.toFixed(3)} s, T=${args.samples} = ${(lastOnly.ours_s / lastOnly.det_s).toFixed(2)} deterministic passes`
+    );
   }
   if (!Number.isNaN(parity)) {
     log(`parity tfjs vs PyTorch deterministic probabilities (patch 0): max |diff| = ${parity.toExponential(2)}`);
@@ -380,7 +442,9 @@ async function main(): Promise<void> {
     const row = await measure(name, tiny, tinyPatches, args);
     tiny.dispose();
     rows.push(row);
-    log(`| ${name} | ${row.ours_s.toFixed(3)} | ${row.naive_s.toFixed(3)} | ${row.det_s.toFixed(3)} | ${mpx(row, row.ours_s).toFixed(4)} | ${(row.naive_s / row.ours_s).toFixed(2)} |`);
+    log(
+      `| ${name} | ${row.ours_s.toFixed(3)} | ${row.naive_s.toFixed(3)} | ${row.det_s.toFixed(3)} | ${mpx(row, row.ours_s).toFixed(4)} | ${(row.naive_s / row.ours_s).toFixed(2)} |`
+    );
   }
 
   const kv: Record<string, string> = {
@@ -401,7 +465,10 @@ async function main(): Promise<void> {
     speedup_vs_pytorch_cached_cpu: torch ? (torch.cached_mc_cpu_s / main.cpu.ours).toFixed(2) : 'NA',
     speedup_vs_pytorch_naive_cpu: torch ? (torch.naive_mc_cpu_s / main.cpu.ours).toFixed(2) : 'NA',
     torch_threads: torch ? String(torch.threads) : 'NA',
-    loadavg: os.loadavg().map(v => v.toFixed(2)).join('/'),
+    loadavg: os
+      .loadavg()
+      .map(v => v.toFixed(2))
+      .join('/'),
     parity_max_abs_diff: Number.isNaN(parity) ? 'NA' : parity.toExponential(2)
   };
   if (lastOnly) {
@@ -413,7 +480,11 @@ async function main(): Promise<void> {
     kv[`${r.backend}_tiny_naive_over_ours`] = (r.naive_s / r.ours_s).toFixed(2);
   }
   log('');
-  console.log(Object.entries(kv).map(([k, v]) => `${k}=${v}`).join(' '));
+  console.log(
+    Object.entries(kv)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')
+  );
 }
 
 main().catch(err => {

@@ -30,7 +30,12 @@ async function main(): Promise<void> {
     const times: string[] = [];
     for (const step of steps) {
       const t0 = performance.now();
-      const out = step.apply(tf, step.inputIds.map(id => values.get(id)!), true, random)[0];
+      const out = step.apply(
+        tf,
+        step.inputIds.map(id => values.get(id)!),
+        true,
+        random
+      )[0];
       await out.data();
       times.push(`${step.name}=${(performance.now() - t0).toFixed(0)}ms`);
       values.set(step.outputIds[0], out);

@@ -52,7 +52,14 @@ async function main(): Promise<void> {
     parent,
     patches,
     version: '1',
-    settings: { steps, batchSize: Number(arg('batch')), crop: Number(arg('crop')), lr: Number(arg('lr')), seed: Number(arg('seed', '0')), batchNorm: arg('bn', 'frozen') as 'frozen' | 'update' },
+    settings: {
+      steps,
+      batchSize: Number(arg('batch')),
+      crop: Number(arg('crop')),
+      lr: Number(arg('lr')),
+      seed: Number(arg('seed', '0')),
+      batchNorm: arg('bn', 'frozen') as 'frozen' | 'update'
+    },
     onProgress: () => {
       const now = Date.now();
       stepTimes.push((now - last) / 1000);

@@ -29,7 +29,9 @@ async function readAll(url: string, headers: Record<string, string>): Promise<{ 
   const reader = res.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) break;
+    if (done) {
+      break;
+    }
     bytes += value.length;
   }
   return { seconds: (performance.now() - t0) / 1000, bytes };
@@ -119,14 +121,22 @@ async function main(): Promise<void> {
   const firstS = median(main.map(t => t.firstS));
   const t0 = main[0];
   const lv = info!.levels[t0.level];
-  console.log(`slide: ${info!.width} x ${info!.height}, ${info!.levels.length} levels, ${(fileBytes / 1e9).toFixed(2)} GB; screen ${SCREEN_W}x${SCREEN_H}`);
-  console.log(`fit view: level ${t0.level} (${lv.width} x ${lv.height}), ${t0.tiles} tiles; header ${t0.headerBytes} bytes; first view ${t0.firstBytes} bytes in ${t0.requests} requests`);
+  console.log(
+    `slide: ${info!.width} x ${info!.height}, ${info!.levels.length} levels, ${(fileBytes / 1e9).toFixed(2)} GB; screen ${SCREEN_W}x${SCREEN_H}`
+  );
+  console.log(
+    `fit view: level ${t0.level} (${lv.width} x ${lv.height}), ${t0.tiles} tiles; header ${t0.headerBytes} bytes; first view ${t0.firstBytes} bytes in ${t0.requests} requests`
+  );
   for (const [k, runs] of Object.entries(results)) {
     const fmt = (xs: number[]) => xs.map(x => x.toFixed(3)).join(' / ');
-    console.log(`${k}: open ${fmt(runs.map(t => t.openS))} s; first view ${fmt(runs.map(t => t.firstS))} s; 1:1 centre view ${fmt(runs.map(t => t.zoomS))} s (${runs[0].zoomBytes} bytes)`);
+    console.log(
+      `${k}: open ${fmt(runs.map(t => t.openS))} s; first view ${fmt(runs.map(t => t.firstS))} s; 1:1 centre view ${fmt(runs.map(t => t.zoomS))} s (${runs[0].zoomBytes} bytes)`
+    );
   }
   console.log(`whole file over the same endpoint: ${full.seconds.toFixed(2)} s, ${full.bytes} bytes`);
-  console.log(`ratios: ${(fileBytes / t0.firstBytes).toFixed(0)}x fewer bytes, ${(full.seconds / firstS).toFixed(0)}x less time than reading the file`);
+  console.log(
+    `ratios: ${(fileBytes / t0.firstBytes).toFixed(0)}x fewer bytes, ${(full.seconds / firstS).toFixed(0)}x less time than reading the file`
+  );
   console.log(
     `first_view_s=${firstS.toFixed(3)} first_view_cold_s=${t0.firstS.toFixed(3)} open_s=${median(main.map(t => t.openS)).toFixed(3)} ` +
       `bytes_read=${t0.firstBytes} header_bytes=${t0.headerBytes} requests=${t0.requests} tiles=${t0.tiles} ` +

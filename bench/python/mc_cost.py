@@ -73,9 +73,16 @@ def main() -> None:
     timings = {"single": [], "naive": [], "cached": []}
     for _ in range(args.repeats):  # interleaved so load changes hit both
         with torch.no_grad():
-            t = time.perf_counter(); model.eval(); model(x); timings["single"].append(time.perf_counter() - t)
-        t = time.perf_counter(); mc_predict(model, x, args.T); timings["naive"].append(time.perf_counter() - t)
-        t = time.perf_counter(); mc_predict_cached(model, x, args.T); timings["cached"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            model.eval()
+            model(x)
+            timings["single"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        mc_predict(model, x, args.T)
+        timings["naive"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        mc_predict_cached(model, x, args.T)
+        timings["cached"].append(time.perf_counter() - t)
     best = {k: min(v) for k, v in timings.items()}
     print(f"PyTorch CPU ({args.threads} threads), batch {args.batch}: one pass {best['single']:.3f}s, naive MC {best['naive']:.3f}s, "
           f"cached MC {best['cached']:.3f}s -> speed-up {best['naive'] / best['cached']:.2f}x, cached = {best['cached'] / best['single']:.2f} passes")

@@ -93,7 +93,10 @@ function byScore(a: Candidate, b: Candidate): number {
 }
 
 function topK(candidates: Candidate[], count: number): Candidate[] {
-  return [...candidates].sort(byScore).slice(0, count).map((c, i) => ({ ...c, rank: i + 1 }));
+  return [...candidates]
+    .sort(byScore)
+    .slice(0, count)
+    .map((c, i) => ({ ...c, rank: i + 1 }));
 }
 
 /** Round-robin over groups: round r takes every group's r-th best patch, groups by that patch's score. */
@@ -169,7 +172,7 @@ async function main(): Promise<void> {
           pooled.set(`${size}:${key}`, all);
         };
         // Disjoint candidates per tile: a whole tile gives 1, 112 px in 224 px gives 4.
-        const stride = sizes.length > 1 ? size / 2 : job.stride ?? size / 2;
+        const stride = sizes.length > 1 ? size / 2 : (job.stride ?? size / 2);
         const common = { patchSize: size, stride, count: perTileOf(size), foregroundClass: model.metadata.foregroundClass };
         for (const strategy of guided) {
           if (strategy === 'uga_code') {
@@ -239,6 +242,6 @@ async function main(): Promise<void> {
 }
 
 main().catch(err => {
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.exit(1);
 });

@@ -59,7 +59,13 @@ for (let y = 0; y < SIZE; y++) {
 }
 
 const common = { patchSize: PATCH, stride: STRIDE, count: 10, covered };
-const rows: Record<string, number[]> = { 'suggestPatches entropy': [], 'rankPatches entropy': [], 'suggestPatches uga_score': [], 'rankPatches uga_score': [], 'suggestPatches uga_code': [] };
+const rows: Record<string, number[]> = {
+  'suggestPatches entropy': [],
+  'rankPatches entropy': [],
+  'suggestPatches uga_score': [],
+  'rankPatches uga_score': [],
+  'suggestPatches uga_code': []
+};
 let same = true;
 for (let round = 0; round < ROUNDS; round++) {
   for (const strategy of ['entropy', 'uga_score'] as const) {
@@ -97,7 +103,10 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-const load = os.loadavg().map(v => v.toFixed(2)).join(' ');
+const load = os
+  .loadavg()
+  .map(v => v.toFixed(2))
+  .join(' ');
 console.log(`map ${SIZE} x ${SIZE}, patch ${PATCH}, stride ${STRIDE}, K 10, ${ROUNDS} rounds (median ms), load average ${load}`);
 for (const [name, v] of Object.entries(rows)) {
   console.log(`  ${name.padEnd(26)} ${median(v).toFixed(0).padStart(7)} ms`);
@@ -105,7 +114,9 @@ for (const [name, v] of Object.entries(rows)) {
 const ratioE = median(rows['rankPatches entropy']) / median(rows['suggestPatches entropy']);
 const ratioU = median(rows['rankPatches uga_score']) / median(rows['suggestPatches uga_score']);
 console.log(`  rankPatches / suggestPatches: entropy ${ratioE.toFixed(1)}x, uga_score ${ratioU.toFixed(1)}x; same top-10 boxes: ${same}`);
-console.log(`paint 512 x 512, brush 32, ${MOVES} moves: per move dirty-rect ${median(paint.dirty).toFixed(3)} ms, full recolour ${median(paint.full).toFixed(3)} ms, ratio ${(median(paint.full) / median(paint.dirty)).toFixed(1)}x`);
+console.log(
+  `paint 512 x 512, brush 32, ${MOVES} moves: per move dirty-rect ${median(paint.dirty).toFixed(3)} ms, full recolour ${median(paint.full).toFixed(3)} ms, ratio ${(median(paint.full) / median(paint.dirty)).toFixed(1)}x`
+);
 console.log(
   `suggest_entropy_ms=${median(rows['suggestPatches entropy']).toFixed(0)} rank_entropy_ms=${median(rows['rankPatches entropy']).toFixed(0)} uga_code_ms=${median(rows['suggestPatches uga_code']).toFixed(0)} paint_dirty_ms=${median(paint.dirty).toFixed(3)} paint_full_ms=${median(paint.full).toFixed(3)} load=${os.loadavg()[0].toFixed(2)}`
 );

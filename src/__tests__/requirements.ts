@@ -15,7 +15,6 @@ export function requireOrSkip(what: string, missing: string[]): boolean {
       });
     });
   } else {
-    // eslint-disable-next-line no-console
     console.warn(`SKIPPING ${reason}`);
     describe.skip(what, () => it('needs its data', () => undefined));
   }

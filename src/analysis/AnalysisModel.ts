@@ -147,7 +147,10 @@ export class AnalysisModel implements IAnalysisModel {
         uncertainty: settings.heatmap === 'mutual_information' ? 'mutual_information' : 'entropy',
         bounds: slideBounds(region, result.scale, source.info.width, source.info.height),
         // Unique per run: a new run never reuses the id of a patch reviewed in an earlier one.
-        idPrefix: `${PathExt.basename(session.path).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 80)}-${runStamp()}-`
+        idPrefix: `${PathExt.basename(session.path)
+          .replace(/[^A-Za-z0-9_.-]/g, '_')
+          .replace(/^[^A-Za-z0-9]+/, '')
+          .slice(0, 80)}-${runStamp()}-`
       });
       this._result = {
         region: result,

@@ -20,11 +20,7 @@ export function rampColor(v: number): [number, number, number] {
     const [t0, r0, g0, b0] = RAMP[i - 1];
     if (t <= t1) {
       const f = (t - t0) / (t1 - t0);
-      return [
-        Math.round(r0 + f * (r1 - r0)),
-        Math.round(g0 + f * (g1 - g0)),
-        Math.round(b0 + f * (b1 - b0))
-      ];
+      return [Math.round(r0 + f * (r1 - r0)), Math.round(g0 + f * (g1 - g0)), Math.round(b0 + f * (b1 - b0))];
     }
   }
   const last = RAMP[RAMP.length - 1];
@@ -44,12 +40,7 @@ export interface HeatmapOptions {
  * RGBA pixels (interleaved, width*height*4) for a map of values in [0,1].
  * Alpha grows with the value so that only uncertain areas stand out.
  */
-export function heatmapRGBA(
-  values: Float32Array,
-  width: number,
-  height: number,
-  options: HeatmapOptions = {}
-): Uint8ClampedArray {
+export function heatmapRGBA(values: Float32Array, width: number, height: number, options: HeatmapOptions = {}): Uint8ClampedArray {
   const floor = options.floor ?? 0.05;
   const ceiling = options.ceiling ?? 1;
   const span = Math.max(1e-6, ceiling - floor);
@@ -167,8 +158,14 @@ export function maskRGBA(
       }
       if (style === 'outline') {
         const edge =
-          x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
-          labels[i - 1] !== c || labels[i + 1] !== c || labels[i - width] !== c || labels[i + width] !== c;
+          x === 0 ||
+          y === 0 ||
+          x === width - 1 ||
+          y === height - 1 ||
+          labels[i - 1] !== c ||
+          labels[i + 1] !== c ||
+          labels[i - width] !== c ||
+          labels[i + width] !== c;
         if (!edge) {
           continue;
         }

@@ -110,7 +110,14 @@ export class CorrectionEditor extends Widget {
     this._predImage = new Konva.Image({ image: this._predCanvas, ...at });
     this._maskGroup.add(this._maskImage);
     this._uiGroup = new Konva.Group();
-    this._lassoLine = new Konva.Line({ points: [], stroke: '#ffffff', strokeWidth: 1, dash: [4, 3], closed: true, fill: 'rgba(255,255,255,0.15)' });
+    this._lassoLine = new Konva.Line({
+      points: [],
+      stroke: '#ffffff',
+      strokeWidth: 1,
+      dash: [4, 3],
+      closed: true,
+      fill: 'rgba(255,255,255,0.15)'
+    });
     this._cursor = new Konva.Circle({ x: 0, y: 0, radius: 1, stroke: '#ffffff', strokeWidth: 1, visible: false });
     this._cursorShadow = new Konva.Circle({ x: 0, y: 0, radius: 1, stroke: '#000000', strokeWidth: 1, visible: false });
     // The prediction outline sits above the mask layer so that the mask opacity does not fade it.
@@ -348,7 +355,7 @@ export class CorrectionEditor extends Widget {
     this._legend.replaceChildren();
     for (const s of EDITOR_SHORTCUTS) {
       const bound = this._commands?.keyBindings.filter(b => b.command === s.command).map(b => [...b.keys]);
-      const keys = this._commands ? bound ?? [] : s.keys;
+      const keys = this._commands ? (bound ?? []) : s.keys;
       const dt = el('dt', '');
       dt.textContent = keys.length ? keys.map(k => formatKeys(k)).join(' / ') : '—';
       const dd = el('dd', '');

@@ -50,7 +50,9 @@ export function correctionFromSuggestion(src: CorrectionSource): Correction {
   }
   const { valid } = s;
   if (src.validImage.length !== valid.width * valid.height * 4) {
-    throw new Error(`The patch image has ${src.validImage.length} values; its ${valid.width} x ${valid.height} slide part needs ${valid.width * valid.height * 4}.`);
+    throw new Error(
+      `The patch image has ${src.validImage.length} values; its ${valid.width} x ${valid.height} slide part needs ${valid.width * valid.height * 4}.`
+    );
   }
   if (src.classes.length < 1 || src.classes.length > 254) {
     throw new Error(`Corrections need 1 to 254 classes (255 is "ignore"); the model has ${src.classes.length}.`);

@@ -135,7 +135,15 @@ export function eraseValue(to: EraseTo): number {
 }
 
 /** Eraser = the brush writing the erase value (see `EraseTo`). */
-export function eraseSegment(mask: Mask, x0: number, y0: number, x1: number, y1: number, size: number, to: EraseTo = 'ignore'): Rect | null {
+export function eraseSegment(
+  mask: Mask,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  size: number,
+  to: EraseTo = 'ignore'
+): Rect | null {
   return stampSegment(mask, x0, y0, x1, y1, size, eraseValue(to));
 }
 
@@ -301,7 +309,12 @@ export function outlinePixels(mask: Mask, skip?: number): Uint8Array {
       if (v === skip) {
         continue;
       }
-      if ((x > 0 && data[i - 1] !== v) || (x < width - 1 && data[i + 1] !== v) || (y > 0 && data[i - width] !== v) || (y < height - 1 && data[i + width] !== v)) {
+      if (
+        (x > 0 && data[i - 1] !== v) ||
+        (x < width - 1 && data[i + 1] !== v) ||
+        (y > 0 && data[i - width] !== v) ||
+        (y < height - 1 && data[i + width] !== v)
+      ) {
         out[i] = 1;
       }
     }
@@ -441,7 +454,11 @@ export type Palette = Uint8ClampedArray;
  * Ignore (255) gets `ignoreColor`, drawn hatched by `colorize`; values
  * with no class stay transparent.
  */
-export function buildPalette(colors: ReadonlyArray<readonly [number, number, number]>, alpha = 255, ignoreColor: readonly [number, number, number] = [255, 0, 255]): Palette {
+export function buildPalette(
+  colors: ReadonlyArray<readonly [number, number, number]>,
+  alpha = 255,
+  ignoreColor: readonly [number, number, number] = [255, 0, 255]
+): Palette {
   const p = new Uint8ClampedArray(256 * 4);
   colors.forEach((c, i) => {
     if (i >= IGNORE_LABEL) {
@@ -463,7 +480,12 @@ export function isHatch(x: number, y: number): boolean {
  * height as the mask, e.g. an ImageData's data). Only that rect is
  * touched: the editor calls this with the dirty rect of each pointer move.
  */
-export function colorize(mask: Mask, palette: Palette, out: Uint8ClampedArray, r: Rect = { x: 0, y: 0, width: mask.width, height: mask.height }): void {
+export function colorize(
+  mask: Mask,
+  palette: Palette,
+  out: Uint8ClampedArray,
+  r: Rect = { x: 0, y: 0, width: mask.width, height: mask.height }
+): void {
   const { width, data } = mask;
   for (let y = r.y; y < r.y + r.height; y++) {
     for (let x = r.x; x < r.x + r.width; x++) {

@@ -55,7 +55,9 @@ export function validateCorrection(c: Correction): void {
   for (let i = 0; i < n; i++) {
     const v = c.mask[i];
     if (v >= c.classes.length && v !== IGNORE_LABEL) {
-      throw new Error(`The patch mask holds value ${v} at pixel ${i}, but the model has only ${c.classes.length} classes (and 255 = ignore).`);
+      throw new Error(
+        `The patch mask holds value ${v} at pixel ${i}, but the model has only ${c.classes.length} classes (and 255 = ignore).`
+      );
     }
   }
 }

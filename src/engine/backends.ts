@@ -73,10 +73,7 @@ export async function ensureRegistered(name: BackendName, options: InitBackendOp
  * calibrates instead of taking this order). A forced backend that fails is an error (the setting asked for
  * it). Returns the backend actually running.
  */
-export async function initBackend(
-  preferred: BackendName | 'auto',
-  options: InitBackendOptions = {}
-): Promise<BackendName> {
+export async function initBackend(preferred: BackendName | 'auto', options: InitBackendOptions = {}): Promise<BackendName> {
   const tf = await import('@tensorflow/tfjs');
   const candidates: readonly BackendName[] = preferred === 'auto' ? BACKEND_ORDER : [preferred];
   const failures: string[] = [];
@@ -213,7 +210,8 @@ interface GPUAdapterLike {
 
 /** Ask navigator.gpu for an adapter and describe it; null when there is none. */
 export async function probeWebGPUAdapter(): Promise<AdapterFacts | null> {
-  const gpu = typeof navigator === 'undefined' ? undefined : (navigator as { gpu?: { requestAdapter(): Promise<GPUAdapterLike | null> } }).gpu;
+  const gpu =
+    typeof navigator === 'undefined' ? undefined : (navigator as { gpu?: { requestAdapter(): Promise<GPUAdapterLike | null> } }).gpu;
   if (!gpu) {
     return null;
   }

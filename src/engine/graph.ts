@@ -204,7 +204,7 @@ function isReLU(layer: tfType.layers.Layer): boolean {
   if (name === 'Activation') {
     return config.activation === 'relu';
   }
-  return name === 'ReLU' && config.maxValue == null && !config.negativeSlope && !config.threshold;
+  return name === 'ReLU' && (config.maxValue === null || config.maxValue === undefined) && !config.negativeSlope && !config.threshold;
 }
 
 /**
@@ -237,11 +237,21 @@ export function compileSteps(
     }
     const conv = node.outboundLayer;
     const convConfig = conv.getConfig() as unknown as ConvConfig;
-    const bnNode = fuse && conv.getClassName() === 'Conv2D' && (convConfig.activation ?? 'linear') === 'linear' && convConfig.dataFormat !== 'channelsFirst'
-      ? soleConsumer(node.outputTensors[0].id)
-      : undefined;
-    const bnConfig = bnNode?.outboundLayer.getConfig() as { axis?: number | number[]; epsilon: number; center?: boolean; scale?: boolean } | undefined;
-    if (!bnNode || bnNode.outboundLayer.getClassName() !== 'BatchNormalization' || !bnConfig || ![-1, 3].includes(Number(bnConfig.axis ?? -1))) {
+    const bnNode =
+      fuse &&
+      conv.getClassName() === 'Conv2D' &&
+      (convConfig.activation ?? 'linear') === 'linear' &&
+      convConfig.dataFormat !== 'channelsFirst'
+        ? soleConsumer(node.outputTensors[0].id)
+        : undefined;
+    const bnConfig = bnNode?.outboundLayer.getConfig() as
+      { axis?: number | number[]; epsilon: number; center?: boolean; scale?: boolean } | undefined;
+    if (
+      !bnNode ||
+      bnNode.outboundLayer.getClassName() !== 'BatchNormalization' ||
+      !bnConfig ||
+      ![-1, 3].includes(Number(bnConfig.axis ?? -1))
+    ) {
       steps.push(layerStep(node));
       continue;
     }

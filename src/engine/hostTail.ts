@@ -180,7 +180,16 @@ export function accumulateTail(
   }
   const { kernel, bias } = weights;
   if (C === 2 && K % 2 === 0) {
-    accumulateTwoClasses(tail.dropoutRate === null ? null : new DropoutStream(tail.dropoutRate, seed), kernel, bias, x, xRows, rows, K, sums);
+    accumulateTwoClasses(
+      tail.dropoutRate === null ? null : new DropoutStream(tail.dropoutRate, seed),
+      kernel,
+      bias,
+      x,
+      xRows,
+      rows,
+      K,
+      sums
+    );
     return scratch ?? new Float32Array(0);
   }
   const buf = tail.dropoutRate === null ? null : scratch && scratch.length >= rowSize ? scratch : new Float32Array(rowSize);

@@ -225,8 +225,8 @@ export class McDropout implements IUncertaintyEngine {
               for (let s = 0; s < T; s += sampleBatch) {
                 throwIfAborted(signal);
                 while (!isOnBackend(tf, backend)) {
-          await switchBackend(tf, backend);
-        }
+                  await switchBackend(tf, backend);
+                }
                 const rows = Math.min(sampleBatch, T - s);
                 this.hostSamples(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random, sums, tail, weights, scratch);
                 done += rows;
@@ -241,8 +241,8 @@ export class McDropout implements IUncertaintyEngine {
               for (let s = 0; s < T; s += sampleBatch) {
                 throwIfAborted(signal);
                 while (!isOnBackend(tf, backend)) {
-          await switchBackend(tf, backend);
-        }
+                  await switchBackend(tf, backend);
+                }
                 const rows = Math.min(sampleBatch, T - s);
                 const partial = this.sampleSums(tf, suffix.steps, frontier, i, rows, outputIsFrontier, random);
                 if (sums === null) {
@@ -275,7 +275,13 @@ export class McDropout implements IUncertaintyEngine {
   }
 
   /** Batch-1 slices of patch `index`'s frontier, tiled to `rows` where a reader needs full rows. */
-  private feedsFor(tf: typeof tfType, frontier: Map<number, tfType.Tensor>, index: number, rows: number, outputIsFrontier: boolean): Map<number, tfType.Tensor> {
+  private feedsFor(
+    tf: typeof tfType,
+    frontier: Map<number, tfType.Tensor>,
+    index: number,
+    rows: number,
+    outputIsFrontier: boolean
+  ): Map<number, tfType.Tensor> {
     const feeds = new Map<number, tfType.Tensor>();
     for (const [id, t] of frontier) {
       // Inputs read only by Dropout stay at batch 1: the [rows, ...] mask broadcasts them.

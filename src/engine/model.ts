@@ -35,14 +35,7 @@ export interface ModelMetadata {
 }
 
 export type ModelErrorKind =
-  | 'not-found'
-  | 'corrupt'
-  | 'missing-weights'
-  | 'invalid-metadata'
-  | 'invalid-input'
-  | 'invalid-output'
-  | 'nan-output'
-  | 'load-failed';
+  'not-found' | 'corrupt' | 'missing-weights' | 'invalid-metadata' | 'invalid-input' | 'invalid-output' | 'nan-output' | 'load-failed';
 
 /** Model problem with a message meant for the user. */
 export class ModelError extends Error {
@@ -57,12 +50,7 @@ export class ModelError extends Error {
 }
 
 /** Layer classes that are stochastic in MC dropout (and identity otherwise). */
-export const DROPOUT_CLASS_NAMES: ReadonlySet<string> = new Set([
-  'Dropout',
-  'SpatialDropout1D',
-  'GaussianDropout',
-  'AlphaDropout'
-]);
+export const DROPOUT_CLASS_NAMES: ReadonlySet<string> = new Set(['Dropout', 'SpatialDropout1D', 'GaussianDropout', 'AlphaDropout']);
 
 /** A dropout layer that actually drops something (rate in (0,1)). */
 export function isActiveDropout(layer: tfType.layers.Layer): boolean {
@@ -133,7 +121,12 @@ export function parseMetadata(raw: unknown): ModelMetadata {
     return { name: cls.name as string, color };
   });
   const foregroundClass = m.foregroundClass ?? 1;
-  if (typeof foregroundClass !== 'number' || !Number.isInteger(foregroundClass) || foregroundClass < 0 || foregroundClass >= classes.length) {
+  if (
+    typeof foregroundClass !== 'number' ||
+    !Number.isInteger(foregroundClass) ||
+    foregroundClass < 0 ||
+    foregroundClass >= classes.length
+  ) {
     fail(`foregroundClass ${String(foregroundClass)} is not a class index`);
   }
   const patchSize = m.patchSize;
@@ -240,7 +233,10 @@ export async function fetchModelFiles(source: string | tfType.io.IOHandler, opti
       const response = await baseFetch(input, init);
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
       if (!response.ok && url !== source) {
-        throw new ModelError('missing-weights', `Weight file ${url} could not be read (HTTP ${response.status}); copy all shards listed in model.json next to it`);
+        throw new ModelError(
+          'missing-weights',
+          `Weight file ${url} could not be read (HTTP ${response.status}); copy all shards listed in model.json next to it`
+        );
       }
       return response;
     }) as typeof fetch;
@@ -276,7 +272,13 @@ export async function fetchModelFiles(source: string | tfType.io.IOHandler, opti
   }
   const expectedBytes = artifacts.weightSpecs.reduce((sum, spec) => {
     const count = spec.shape.reduce((a, b) => a * b, 1);
-    const bytesPer = spec.quantization ? (spec.quantization.dtype === 'uint8' ? 1 : 2) : spec.dtype === 'float32' || spec.dtype === 'int32' ? 4 : 1;
+    const bytesPer = spec.quantization
+      ? spec.quantization.dtype === 'uint8'
+        ? 1
+        : 2
+      : spec.dtype === 'float32' || spec.dtype === 'int32'
+        ? 4
+        : 1;
     return sum + count * bytesPer;
   }, 0);
   const weightData = artifacts.weightData;
@@ -287,9 +289,7 @@ export async function fetchModelFiles(source: string | tfType.io.IOHandler, opti
       `Weight data is ${actualBytes} bytes but model.json needs ${expectedBytes}: a weight shard is missing or truncated`
     );
   }
-  const metadata = parseMetadata(
-    options.metadata ?? (artifacts.userDefinedMetadata as Record<string, unknown> | undefined)?.uga
-  );
+  const metadata = parseMetadata(options.metadata ?? (artifacts.userDefinedMetadata as Record<string, unknown> | undefined)?.uga);
   const buffers = Array.isArray(weightData) ? weightData : [weightData];
   const single = buffers.length === 1 ? buffers[0] : tf.io.concatenateArrayBuffers(buffers);
   const files = { ...artifacts, weightData: single };

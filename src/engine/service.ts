@@ -324,8 +324,9 @@ export class EngineService implements IEngineService {
         }
       }
       try {
-        if (Object.keys(timings).length > 0)
+        if (Object.keys(timings).length > 0) {
           this.storage?.setItem(cacheKey, JSON.stringify({ env, timings, at: new Date().toISOString() }));
+        }
       } catch {
         // Full or disabled storage: calibrate again next time.
       }

@@ -30,7 +30,7 @@ export const editorPlugin: JupyterFrontEndPlugin<void> = {
     const { commands } = app;
     const currentEditor = () => editorOf(tracker.currentWidget?.content);
     const review = () => currentSession(tracker)?.review ?? null;
-    const rankOf = (args: Record<string, unknown>) => (typeof args.rank === 'number' ? args.rank : review()?.current ?? null);
+    const rankOf = (args: Record<string, unknown>) => (typeof args.rank === 'number' ? args.rank : (review()?.current ?? null));
 
     addEditorCommands(commands, currentEditor, {
       confirm: confirmDiscard,
@@ -76,7 +76,11 @@ export const editorPlugin: JupyterFrontEndPlugin<void> = {
         let correction: Correction;
         if (item.correction) {
           // Known pixels (restored, or corrected before): start from the person's mask.
-          correction = { ...item.correction, mask: new Uint8Array(item.correction.mask), image: new Uint8ClampedArray(item.correction.image) };
+          correction = {
+            ...item.correction,
+            mask: new Uint8Array(item.correction.mask),
+            image: new Uint8ClampedArray(item.correction.image)
+          };
         } else {
           try {
             correction = await correctionFor(session.source, result!.region, item.suggestion, result!.model.metadata.classes);

@@ -24,7 +24,12 @@ function toBase64(bytes: Uint8Array): string {
  * Write `models/<version>/` atomically: the files go to a temporary folder
  * that is renamed into place once complete, so a reader never sees half a model.
  */
-async function writeModel(contents: Contents.IManager, folder: string, version: string, files: Record<string, Uint8Array>): Promise<string> {
+async function writeModel(
+  contents: Contents.IManager,
+  folder: string,
+  version: string,
+  files: Record<string, Uint8Array>
+): Promise<string> {
   const models = `${folder}/models`;
   const tmp = `${models}/${version}.tmp-${Date.now().toString(36)}`;
   const target = `${models}/${version}`;
@@ -124,18 +129,29 @@ export const trainingPlugin: JupyterFrontEndPlugin<void> = {
           });
           const modelJson = await writeModel(serviceManager.contents, store.folder, version, out.files);
           const entry = training.modelsEntry(out, version, parentHash);
-          const saved = await store.recordModel({ version, hash: entry.hash, parentHash, patches: entry.patches, settings: entry.settings });
+          const saved = await store.recordModel({
+            version,
+            hash: entry.hash,
+            parentHash,
+            patches: entry.patches,
+            settings: entry.settings
+          });
           if (saved.error) {
             throw saved.error;
           }
           // This panel switches to the new version; the analysis re-runs with it.
           session.updateSettings({ modelPath: modelJson });
-          session.showMessage(`Model version ${version} trained in ${out.seconds.toFixed(0)} s on ${out.backend} and saved to ${modelJson}; re-analysing with it.`, 'info');
+          session.showMessage(
+            `Model version ${version} trained in ${out.seconds.toFixed(0)} s on ${out.backend} and saved to ${modelJson}; re-analysing with it.`,
+            'info'
+          );
           const region = result.region.region;
           void session.analysis.analyze(region);
         } catch (e) {
           session.showMessage(
-            abort.signal.aborted ? 'Fine-tuning cancelled; the model is unchanged.' : `Fine-tuning failed: ${e instanceof Error ? e.message : String(e)}`,
+            abort.signal.aborted
+              ? 'Fine-tuning cancelled; the model is unchanged.'
+              : `Fine-tuning failed: ${e instanceof Error ? e.message : String(e)}`,
             abort.signal.aborted ? 'info' : 'error'
           );
         } finally {

@@ -74,7 +74,7 @@ export const workspacePlugin: JupyterFrontEndPlugin<void> = {
     const store = () => (currentSession(tracker)?.corrections as CorrectionsStore | null) ?? null;
     const sync = () => {
       const s = currentSession(tracker);
-      return s ? syncs.get(s) ?? null : null;
+      return s ? (syncs.get(s) ?? null) : null;
     };
 
     commands.addCommand(CommandIDs.retrySave, {
@@ -115,7 +115,11 @@ export const workspacePlugin: JupyterFrontEndPlugin<void> = {
         }
         let path = args.path as string | undefined;
         if (!path) {
-          const r = await InputDialog.getText({ title: 'Import GeoJSON', label: 'Workspace path of a QuPath GeoJSON file', placeholder: 'annotations.geojson' });
+          const r = await InputDialog.getText({
+            title: 'Import GeoJSON',
+            label: 'Workspace path of a QuPath GeoJSON file',
+            placeholder: 'annotations.geojson'
+          });
           if (!r.button.accept || !r.value) {
             return;
           }
@@ -149,7 +153,9 @@ export const workspacePlugin: JupyterFrontEndPlugin<void> = {
           }
           const outcome = await s.accept(imported.corrections);
           session.showMessage(
-            outcome.error ? `Imported patches not saved: ${outcome.error.message}` : `Imported ${imported.corrections.length} corrected patches from ${path}.`,
+            outcome.error
+              ? `Imported patches not saved: ${outcome.error.message}`
+              : `Imported ${imported.corrections.length} corrected patches from ${path}.`,
             outcome.error ? 'error' : 'info'
           );
         } catch (e) {

@@ -97,8 +97,18 @@ export class CorrectionsSync implements IDisposable {
       const meta = result.model.metadata;
       const settings = session.settings;
       const outcome = await this._store.writeSuggestions({
-        slide: { path: session.path.split('/').pop()!, width: source.info.width, height: source.info.height, mpp: source.info.mppX ?? null },
-        model: { path: settings.modelPath, hash: await this._hash(result.modelUrl).catch(() => ''), name: meta.name, version: meta.version },
+        slide: {
+          path: session.path.split('/').pop()!,
+          width: source.info.width,
+          height: source.info.height,
+          mpp: source.info.mppX ?? null
+        },
+        model: {
+          path: settings.modelPath,
+          hash: await this._hash(result.modelUrl).catch(() => ''),
+          name: meta.name,
+          version: meta.version
+        },
         analysis: {
           T: result.summary.samples,
           strategy: settings.scoreStrategy,
@@ -111,7 +121,9 @@ export class CorrectionsSync implements IDisposable {
         patches
       });
       this._report(outcome.error);
-    }).catch(e => this._session.showMessage(`Suggestions were not written to the workspace: ${e instanceof Error ? e.message : String(e)}`, 'error'));
+    }).catch(e =>
+      this._session.showMessage(`Suggestions were not written to the workspace: ${e instanceof Error ? e.message : String(e)}`, 'error')
+    );
   }
 
   private _onReview(_: unknown, ranks: number[]): void {
@@ -140,7 +152,10 @@ export class CorrectionsSync implements IDisposable {
 
   private _report(error: Error | null): void {
     if (error) {
-      this._session.showMessage(`Not saved to ${this._store.folder}: ${error.message} The corrections stay in the panel, marked unsaved; use Retry.`, 'error');
+      this._session.showMessage(
+        `Not saved to ${this._store.folder}: ${error.message} The corrections stay in the panel, marked unsaved; use Retry.`,
+        'error'
+      );
     } else if (this._hadError) {
       this._session.showMessage(`Saved to ${this._store.folder}.`, 'info');
     }

@@ -9,15 +9,7 @@ import { AnalysisModel } from '../analysis/AnalysisModel';
 import { ReviewModel } from './ReviewModel';
 import { SlideViewer } from '../widgets/SlideViewer';
 import { readSettings } from '../settings';
-import type {
-  IAnalysisModel,
-  ICorrectionsStore,
-  IEngineService,
-  ISlideSession,
-  ISlideSettings,
-  MessageKind,
-  SlideStatus
-} from '../tokens';
+import type { IAnalysisModel, ICorrectionsStore, IEngineService, ISlideSession, ISlideSettings, MessageKind, SlideStatus } from '../tokens';
 
 /**
  * One open slide: opens the file over /files/ with range requests, holds the

@@ -373,7 +373,10 @@ export class HttpRangeReader {
     if (status === 416) {
       throw slideError('truncated', 'The file is shorter than its structure says (HTTP 416): it is truncated or was replaced.');
     }
-    throw slideError('network', `The server answered HTTP ${status} ${response.statusText ?? ''} while reading the slide.`.replace(/\s+\./, '.'));
+    throw slideError(
+      'network',
+      `The server answered HTTP ${status} ${response.statusText ?? ''} while reading the slide.`.replace(/\s+\./, '.')
+    );
   }
 
   private checkVersion(v: FileVersion): void {

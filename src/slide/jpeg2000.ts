@@ -102,7 +102,9 @@ export async function decodeJpeg2000(bytes: Uint8Array): Promise<J2kImage> {
     return decodeWith(decoder, bytes);
   } catch (e) {
     // OpenJPEG throws numbers or plain errors from wasm: one kind for the UI.
-    throw e instanceof SlideError ? e : slideError('decode', `A JPEG 2000 tile could not be decoded: ${e instanceof Error ? e.message : String(e)}`, e);
+    throw e instanceof SlideError
+      ? e
+      : slideError('decode', `A JPEG 2000 tile could not be decoded: ${e instanceof Error ? e.message : String(e)}`, e);
   } finally {
     decoder.delete?.();
   }

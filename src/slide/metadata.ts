@@ -36,9 +36,32 @@ export function parseAperioDescription(text: string | undefined): AperioDescript
 
 /** Micrometres per unit of the OME UnitsLength enumeration (the ones scanners use). */
 const OME_LENGTH_UNITS_IN_UM: Record<string, number> = {
-  Ym: 1e30, Zm: 1e27, Em: 1e24, Pm: 1e21, Tm: 1e18, Gm: 1e15, Mm: 1e12, km: 1e9, hm: 1e8, dam: 1e7,
-  m: 1e6, dm: 1e5, cm: 1e4, mm: 1e3, 'µm': 1, 'μm': 1, um: 1, nm: 1e-3, pm: 1e-6, fm: 1e-9,
-  'Å': 1e-4, in: 25400, ft: 304800, mi: 1.609344e9, yd: 914400, pt: 25400 / 72
+  Ym: 1e30,
+  Zm: 1e27,
+  Em: 1e24,
+  Pm: 1e21,
+  Tm: 1e18,
+  Gm: 1e15,
+  Mm: 1e12,
+  km: 1e9,
+  hm: 1e8,
+  dam: 1e7,
+  m: 1e6,
+  dm: 1e5,
+  cm: 1e4,
+  mm: 1e3,
+  µm: 1,
+  μm: 1,
+  um: 1,
+  nm: 1e-3,
+  pm: 1e-6,
+  fm: 1e-9,
+  Å: 1e-4,
+  in: 25400,
+  ft: 304800,
+  mi: 1.609344e9,
+  yd: 914400,
+  pt: 25400 / 72
 };
 
 export interface OmeMetadata {

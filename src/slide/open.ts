@@ -66,7 +66,9 @@ export async function openSlide(url: string, options: OpenSlideOptions = {}): Pr
     const name = options.name ?? url;
     switch (kind) {
       case 'tiff':
-        return await (await tiffModule).openTiffSlide(reader, {
+        return await (
+          await tiffModule
+        ).openTiffSlide(reader, {
           cacheBytes: options.cacheBytes,
           signal: options.signal,
           name,
@@ -77,7 +79,10 @@ export async function openSlide(url: string, options: OpenSlideOptions = {}): Pr
         return await openRasterSlide(reader, { format: kind, decode: options.decodeImage, signal: options.signal });
       default:
         if (TIFF_NAME.test(name.split('?')[0])) {
-          throw slideError('not-a-tiff', `${baseName(name)} is named like a slide but is not a TIFF (its first bytes are not a TIFF header).`);
+          throw slideError(
+            'not-a-tiff',
+            `${baseName(name)} is named like a slide but is not a TIFF (its first bytes are not a TIFF header).`
+          );
         }
         throw slideError('unsupported-format', `${baseName(name)} is not a format this viewer reads (TIFF/SVS/OME-TIFF, PNG, JPEG).`);
     }

@@ -81,14 +81,26 @@ export async function openRasterSlide(
   const head = await reader.readCached(0, 64 * 1024, options.signal);
   const size = reader.size ?? head.length;
   if (size > MAX_RASTER_FILE_BYTES) {
-    throw slideError('invalid-size', `The ${options.format.toUpperCase()} file is too large to open as one image (${size} bytes); convert it to a pyramidal TIFF.`);
+    throw slideError(
+      'invalid-size',
+      `The ${options.format.toUpperCase()} file is too large to open as one image (${size} bytes); convert it to a pyramidal TIFF.`
+    );
   }
   const dims = rasterDimensions(head);
   if (!dims) {
     throw slideError('truncated', `The ${options.format.toUpperCase()} header is missing or corrupt.`);
   }
-  if (dims.width <= 0 || dims.height <= 0 || dims.width > MAX_RASTER_SIDE || dims.height > MAX_RASTER_SIDE || dims.width * dims.height > MAX_RASTER_PIXELS) {
-    throw slideError('invalid-size', `The image declares a size of ${dims.width} x ${dims.height} pixels, which cannot be decoded in the browser.`);
+  if (
+    dims.width <= 0 ||
+    dims.height <= 0 ||
+    dims.width > MAX_RASTER_SIDE ||
+    dims.height > MAX_RASTER_SIDE ||
+    dims.width * dims.height > MAX_RASTER_PIXELS
+  ) {
+    throw slideError(
+      'invalid-size',
+      `The image declares a size of ${dims.width} x ${dims.height} pixels, which cannot be decoded in the browser.`
+    );
   }
   const bytes = size <= head.length ? head.subarray(0, size) : await reader.read(0, size, options.signal);
   const mime = options.format === 'png' ? 'image/png' : 'image/jpeg';
@@ -97,7 +109,9 @@ export async function openRasterSlide(
     pixels = await (options.decode ?? browserImageDecoder)(bytes, mime);
   } catch (e) {
     const err = toSlideError(e);
-    throw err.kind === 'aborted' ? err : slideError('decode', `The ${options.format.toUpperCase()} image could not be decoded: ${err.message}`, e);
+    throw err.kind === 'aborted'
+      ? err
+      : slideError('decode', `The ${options.format.toUpperCase()} image could not be decoded: ${err.message}`, e);
   }
   return new RasterSlideSource(options.format, pixels, reader);
 }

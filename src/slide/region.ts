@@ -3,16 +3,7 @@ import { transparentWhite } from './colour';
 import { LevelRect, RegionPixels, SlideLevel } from './types';
 
 /** Copy a w x h block of RGBA pixels from src (at sx, sy) into dst (at dx, dy). */
-export function copyRgba(
-  src: RegionPixels,
-  sx: number,
-  sy: number,
-  dst: RegionPixels,
-  dx: number,
-  dy: number,
-  w: number,
-  h: number
-): void {
+export function copyRgba(src: RegionPixels, sx: number, sy: number, dst: RegionPixels, dx: number, dy: number, w: number, h: number): void {
   for (let r = 0; r < h; r++) {
     const from = ((sy + r) * src.width + sx) * 4;
     dst.data.set(src.data.subarray(from, from + w * 4), ((dy + r) * dst.width + dx) * 4);

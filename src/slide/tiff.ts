@@ -21,13 +21,7 @@ import {
 import { slideError, toSlideError } from './errors';
 import { GeoTiffRangeSource, HttpRangeReader } from './http';
 import { codestreamHasMct, decodeJpeg2000 } from './jpeg2000';
-import {
-  parseAperioDescription,
-  parseOmeXml,
-  rationalToNumber,
-  resolutionToMicrons,
-  sameAspect
-} from './metadata';
+import { parseAperioDescription, parseOmeXml, rationalToNumber, resolutionToMicrons, sameAspect } from './metadata';
 import { readRegionFromTiles } from './region';
 import { LevelRect, ReadOptions, RegionPixels, SlideInfo, SlideLevel, SlideSource } from './types';
 
@@ -203,7 +197,10 @@ async function precheckIfd(
     if (tag === 273 || tag === 279 || tag === 324 || tag === 325) {
       const count = bigTiff ? Number(dv.getBigUint64(at + 4, littleEndian)) : dv.getUint32(at + 4, littleEndian);
       if (count > MAX_BLOCKS_PER_LEVEL) {
-        throw slideError('invalid-size', `A level of the slide declares ${count} tiles or strips, far more than any slide has: the file is corrupt.`);
+        throw slideError(
+          'invalid-size',
+          `A level of the slide declares ${count} tiles or strips, far more than any slide has: the file is corrupt.`
+        );
       }
     }
   }
@@ -482,7 +479,11 @@ function declaredCount(ifd: ImageFileDirectory, tag: string): number | undefined
 }
 
 /** Decodes one tile's bytes and records what the JPEG stream says about its colours. */
-async function levelDecoder(gt: typeof GeoTiffNs, lv: LevelImpl, pool: GeoTiffNs.Pool | undefined): Promise<{ decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> }> {
+async function levelDecoder(
+  gt: typeof GeoTiffNs,
+  lv: LevelImpl,
+  pool: GeoTiffNs.Pool | undefined
+): Promise<{ decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> }> {
   const ifd = lv.image.fileDirectory;
   const bitsPerSample = await value(ifd, 'BitsPerSample');
   const params: Record<string, unknown> = {
@@ -717,4 +718,3 @@ function interleavePlanes(planes: ArrayLike<number>[]): Uint16Array {
   }
   return out;
 }
-

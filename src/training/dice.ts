@@ -33,7 +33,9 @@ export function accumulateDice(
   region?: ArrayLike<number | boolean>
 ): DiceCounts {
   if (pred.length !== truth.length || (region && region.length !== truth.length)) {
-    throw new Error(`Dice: prediction (${pred.length}), truth (${truth.length})${region ? ` and region (${region.length})` : ''} must have the same number of pixels`);
+    throw new Error(
+      `Dice: prediction (${pred.length}), truth (${truth.length})${region ? ` and region (${region.length})` : ''} must have the same number of pixels`
+    );
   }
   const classes = counts.intersection.length;
   for (let i = 0; i < truth.length; i++) {
@@ -73,12 +75,20 @@ export function diceFromCounts(counts: DiceCounts): DiceSummary {
 }
 
 /** One-shot: Dice of `pred` against `truth` (IGNORE_LABEL skipped) over `region`. */
-export function dice(pred: ArrayLike<number>, truth: ArrayLike<number>, classes: number, region?: ArrayLike<number | boolean>): DiceSummary {
+export function dice(
+  pred: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  classes: number,
+  region?: ArrayLike<number | boolean>
+): DiceSummary {
   return diceFromCounts(accumulateDice(emptyDiceCounts(classes), pred, truth, region));
 }
 
 /** The form written to the manifest's models[] entry: class name -> Dice. */
-export function diceRecord(summary: DiceSummary, classNames: readonly string[]): { perClass: Record<string, number | null>; mean: number | null; pixels: number } {
+export function diceRecord(
+  summary: DiceSummary,
+  classNames: readonly string[]
+): { perClass: Record<string, number | null>; mean: number | null; pixels: number } {
   const perClass: Record<string, number | null> = {};
   summary.perClass.forEach((d, i) => {
     perClass[classNames[i] ?? `class${i}`] = d;

@@ -323,13 +323,15 @@ export function filesHandler(files: ModelFiles | Record<string, Uint8Array>): tf
       throw new ModelError('not-found', 'model.json is missing');
     }
     const modelJson = JSON.parse(new TextDecoder().decode(raw['model.json'])) as ModelJSON;
-    const parts = modelJson.weightsManifest.flatMap(g => g.paths).map(p => {
-      const b = raw[p];
-      if (!b) {
-        throw new ModelError('missing-weights', `weight file ${p} is missing`);
-      }
-      return b.slice().buffer as ArrayBuffer;
-    });
+    const parts = modelJson.weightsManifest
+      .flatMap(g => g.paths)
+      .map(p => {
+        const b = raw[p];
+        if (!b) {
+          throw new ModelError('missing-weights', `weight file ${p} is missing`);
+        }
+        return b.slice().buffer as ArrayBuffer;
+      });
     mf = { modelJson, weightData: weightBytes(parts).buffer as ArrayBuffer };
   }
   return {
@@ -411,14 +413,32 @@ function fastConv(tf: typeof tfType, layer: tfType.layers.Layer, x: tfType.Tenso
   if (layer.getClassName() !== 'Conv2D') {
     return null;
   }
-  const cfg = layer.getConfig() as { strides?: number[]; dilationRate?: number | number[]; padding?: string; dataFormat?: string; activation?: string };
+  const cfg = layer.getConfig() as {
+    strides?: number[];
+    dilationRate?: number | number[];
+    padding?: string;
+    dataFormat?: string;
+    activation?: string;
+  };
   const ones = (v: unknown) => (Array.isArray(v) ? v.every(d => d === 1) : v === undefined || v === 1);
   const act = cfg.activation ?? 'linear';
   const internals = layer as unknown as ConvLayerInternals;
-  if (!ones(cfg.strides) || !ones(cfg.dilationRate) || cfg.dataFormat === 'channelsFirst' || !['same', 'valid'].includes(cfg.padding ?? '') || !['linear', 'relu', 'softmax'].includes(act) || !internals.kernel) {
+  if (
+    !ones(cfg.strides) ||
+    !ones(cfg.dilationRate) ||
+    cfg.dataFormat === 'channelsFirst' ||
+    !['same', 'valid'].includes(cfg.padding ?? '') ||
+    !['linear', 'relu', 'softmax'].includes(act) ||
+    !internals.kernel
+  ) {
     return null;
   }
-  let y: tfType.Tensor = matmulConv2d(tf, x as tfType.Tensor4D, internals.kernel.read() as tfType.Tensor4D, cfg.padding as 'same' | 'valid');
+  let y: tfType.Tensor = matmulConv2d(
+    tf,
+    x as tfType.Tensor4D,
+    internals.kernel.read() as tfType.Tensor4D,
+    cfg.padding as 'same' | 'valid'
+  );
   if (internals.bias) {
     y = tf.add(y, internals.bias.read());
   }
@@ -500,9 +520,13 @@ export function trainingForward(
       out = bn;
     } else if (isActiveDropout(layer)) {
       const cfg = layer.getConfig() as { rate: number };
-      out = layer.getClassName() === 'Dropout' ? tf.dropout(inputs[0], cfg.rate, undefined, nextSeed()) : (layer.call(inputs[0], { training: true }) as tfType.Tensor);
+      out =
+        layer.getClassName() === 'Dropout'
+          ? tf.dropout(inputs[0], cfg.rate, undefined, nextSeed())
+          : (layer.call(inputs[0], { training: true }) as tfType.Tensor);
     } else {
-      out = (matmulConvs && inputs.length === 1 ? fastConv(tf, layer, inputs[0]) : null) ??
+      out =
+        (matmulConvs && inputs.length === 1 ? fastConv(tf, layer, inputs[0]) : null) ??
         (layer.call(inputs.length === 1 ? inputs[0] : inputs, { training: false }) as tfType.Tensor | tfType.Tensor[]);
     }
     const outs = Array.isArray(out) ? out : [out];
@@ -588,7 +612,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     const fixed = model.layersModel.inputs[0].shape[1];
     const smallest = Math.min(...options.patches.map(p => p.patchSize), ...replay.map(p => p.patchSize));
     let crop: number;
-    if (fixed != null) {
+    if (fixed !== null && fixed !== undefined) {
       if (smallest < fixed) {
         throw new FineTuneError(`patches of ${smallest} px are smaller than the model input (${fixed} px)`);
       }
@@ -627,7 +651,20 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
         const ox = Math.floor(rand() * (p.patchSize - crop + 1));
         const flip = settings.flips && rand() < 0.5;
         const k = settings.flips ? Math.floor(rand() * 4) : 0;
-        fillRow(p, (fromReplay ? replayChannels : channels)[idx], crop, oy, ox, flip, k, meta.normalization, xData, yData, wData, r * plane);
+        fillRow(
+          p,
+          (fromReplay ? replayChannels : channels)[idx],
+          crop,
+          oy,
+          ox,
+          flip,
+          k,
+          meta.normalization,
+          xData,
+          yData,
+          wData,
+          r * plane
+        );
       }
       // Cosine decay as torch's CosineAnnealingLR (lr at step t), decoupled weight decay as AdamW.
       const lr = (settings.lr * (1 + Math.cos((Math.PI * step) / settings.steps))) / 2;
@@ -643,7 +680,16 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
         }
         const m = model!;
         return optimizer!.minimize(
-          () => segmentationLoss(tf, trainingForward(tf, m, x, nextSeed, undefined, settings.batchNorm), y, w, classes, meta.foregroundClass, settings.diceWeight),
+          () =>
+            segmentationLoss(
+              tf,
+              trainingForward(tf, m, x, nextSeed, undefined, settings.batchNorm),
+              y,
+              w,
+              classes,
+              meta.foregroundClass,
+              settings.diceWeight
+            ),
           true,
           vars
         ) as tfType.Scalar;

@@ -193,12 +193,7 @@ export class MomentAccumulator {
 }
 
 /** Reference path: maps of T samples, each H*W*C. */
-export function mapsFromSamples(
-  samples: ArrayLike<number>[],
-  width: number,
-  height: number,
-  classes: number
-): UncertaintyMaps {
+export function mapsFromSamples(samples: ArrayLike<number>[], width: number, height: number, classes: number): UncertaintyMaps {
   const acc = new MomentAccumulator(width, height, classes);
   for (const s of samples) {
     acc.add(s);

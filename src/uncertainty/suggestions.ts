@@ -248,7 +248,13 @@ export function windowMax(
 }
 
 /** The UGA code's patch score on one window of a map (reference form, see the file comment). */
-export function ugaCodeScore(u: ArrayLike<number>, width: number, rect: TileRect, covered?: Uint8Array, height = Math.floor(u.length / width)): number {
+export function ugaCodeScore(
+  u: ArrayLike<number>,
+  width: number,
+  rect: TileRect,
+  covered?: Uint8Array,
+  height = Math.floor(u.length / width)
+): number {
   const x0 = Math.max(0, rect.x);
   const y0 = Math.max(0, rect.y);
   const x1 = Math.min(width, rect.x + rect.width);
@@ -273,7 +279,16 @@ export function ugaCodeScore(u: ArrayLike<number>, width: number, rect: TileRect
   return 100 * countAbove(u, width, x0, y0, x1, y1, 0.8 * max, covered) + sum;
 }
 
-function countAbove(u: ArrayLike<number>, width: number, x0: number, y0: number, x1: number, y1: number, threshold: number, covered?: Uint8Array): number {
+function countAbove(
+  u: ArrayLike<number>,
+  width: number,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  threshold: number,
+  covered?: Uint8Array
+): number {
   let n = 0;
   for (let y = y0; y < y1; y++) {
     const off = y * width;
@@ -504,4 +519,3 @@ function describe(
     strategy
   };
 }
-

@@ -200,13 +200,7 @@ export function cropMaps(maps: UncertaintyMaps, rect: TileRect): UncertaintyMaps
  * under each destination pixel (box filter, exact coverage weights), which
  * keeps tissue texture statistics; upscaling is bilinear.
  */
-export function resampleRGBA(
-  src: ArrayLike<number>,
-  srcW: number,
-  srcH: number,
-  dstW: number,
-  dstH: number
-): Uint8ClampedArray {
+export function resampleRGBA(src: ArrayLike<number>, srcW: number, srcH: number, dstW: number, dstH: number): Uint8ClampedArray {
   const dst = new Uint8ClampedArray(dstW * dstH * 4);
   if (srcW === dstW && srcH === dstH) {
     for (let i = 0; i < dst.length; i++) {

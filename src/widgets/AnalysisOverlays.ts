@@ -76,7 +76,15 @@ export class AnalysisOverlays implements IDisposable {
     const rgba = heatmapRGBA(values, tile.maps.width, tile.maps.height, { ceiling: scale.ceiling, floor: scale.floor });
     canvas.getContext('2d')?.putImageData(new ImageData(rgba as Uint8ClampedArray<ArrayBuffer>, tile.maps.width, tile.maps.height), 0, 0);
     layer.add(
-      new Konva.Image({ image: canvas, x: tile.rect.x, y: tile.rect.y, width: tile.rect.width, height: tile.rect.height, listening: false, name: 'uga-heatmap-tile' })
+      new Konva.Image({
+        image: canvas,
+        x: tile.rect.x,
+        y: tile.rect.y,
+        width: tile.rect.width,
+        height: tile.rect.height,
+        listening: false,
+        name: 'uga-heatmap-tile'
+      })
     );
     layer.visible(s.showHeatmap);
     layer.batchDraw();
@@ -197,7 +205,13 @@ export class AnalysisOverlays implements IDisposable {
       if (item.status !== 'corrected' || !c) {
         continue;
       }
-      const rgba = maskRGBA(c.mask, c.patchSize, c.patchSize, c.classes.map(k => k.color), 'fill');
+      const rgba = maskRGBA(
+        c.mask,
+        c.patchSize,
+        c.patchSize,
+        c.classes.map(k => k.color),
+        'fill'
+      );
       const [x, y, width, height] = c.box;
       layer.add(this._image(rgba, c.patchSize, c.patchSize, { x, y, width, height }, `uga-correction-${item.suggestion.rank}`));
     }
@@ -247,7 +261,13 @@ export class AnalysisOverlays implements IDisposable {
     layer.batchDraw();
   }
 
-  private _image(rgba: Uint8ClampedArray, w: number, h: number, region: { x: number; y: number; width: number; height: number }, name: string): Konva.Image {
+  private _image(
+    rgba: Uint8ClampedArray,
+    w: number,
+    h: number,
+    region: { x: number; y: number; width: number; height: number },
+    name: string
+  ): Konva.Image {
     const canvas = document.createElement('canvas');
     canvas.width = w;
     canvas.height = h;

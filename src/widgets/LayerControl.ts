@@ -55,8 +55,27 @@ export class LayerControl implements IDisposable {
     }
     const s = this._session.settings;
     this.node.replaceChildren(
-      this._row('heatmap', 'Heatmap', s.showHeatmap, 'showHeatmap', 'heatmapOpacity', s.heatmapOpacity, this._select('heatmap', s.heatmap, Object.entries(MEASURE_LABEL))),
-      this._row('mask', 'Prediction', s.showMask, 'showMask', 'maskOpacity', s.maskOpacity, this._select('maskStyle', s.maskStyle, [['outline', 'Outline'], ['fill', 'Fill']])),
+      this._row(
+        'heatmap',
+        'Heatmap',
+        s.showHeatmap,
+        'showHeatmap',
+        'heatmapOpacity',
+        s.heatmapOpacity,
+        this._select('heatmap', s.heatmap, Object.entries(MEASURE_LABEL))
+      ),
+      this._row(
+        'mask',
+        'Prediction',
+        s.showMask,
+        'showMask',
+        'maskOpacity',
+        s.maskOpacity,
+        this._select('maskStyle', s.maskStyle, [
+          ['outline', 'Outline'],
+          ['fill', 'Fill']
+        ])
+      ),
       this._row('boxes', 'Patches', s.showBoxes, 'showBoxes'),
       this._legend()
     );

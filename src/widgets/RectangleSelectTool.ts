@@ -17,7 +17,16 @@ export class RectangleSelectTool implements IPointerTool {
 
   onPointerDown(p: IPointerInfo): void {
     this._start = [p.x, p.y];
-    this._rect = new Konva.Rect({ x: p.x, y: p.y, width: 0, height: 0, stroke: '#1976d2', strokeWidth: 2, dash: [6, 4], strokeScaleEnabled: false });
+    this._rect = new Konva.Rect({
+      x: p.x,
+      y: p.y,
+      width: 0,
+      height: 0,
+      stroke: '#1976d2',
+      strokeWidth: 2,
+      dash: [6, 4],
+      strokeScaleEnabled: false
+    });
     this._layer.add(this._rect);
   }
 

@@ -147,8 +147,7 @@ export class SlideViewer implements ISlideViewer {
     const width = Math.max(1, this._host.clientWidth);
     const height = Math.max(1, this._host.clientHeight);
     const first = !this._sized;
-    this._overviewStroke =
-      getComputedStyle(this._overview).getPropertyValue('--jp-brand-color1').trim() || '#1976d2';
+    this._overviewStroke = getComputedStyle(this._overview).getPropertyValue('--jp-brand-color1').trim() || '#1976d2';
     this._stage.size({ width, height });
     this._sized = true;
     if (first) {
@@ -605,11 +604,7 @@ function tileKey(t: { level: number; col: number; row: number }): string {
 /** RGBA pixels to something Konva can draw, decoded off the main thread when possible. */
 async function toImage(pixels: RegionPixels): Promise<TileImage> {
   const data = new ImageData(
-    new Uint8ClampedArray(
-      pixels.data.buffer as ArrayBuffer,
-      pixels.data.byteOffset,
-      pixels.width * pixels.height * 4
-    ),
+    new Uint8ClampedArray(pixels.data.buffer as ArrayBuffer, pixels.data.byteOffset, pixels.width * pixels.height * 4),
     pixels.width,
     pixels.height
   );

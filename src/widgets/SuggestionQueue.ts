@@ -89,7 +89,8 @@ export class SuggestionQueue extends Widget {
       this._title.textContent = `${n} ${n === 1 ? 'patch' : 'patches'}` + (done ? ` · ${done} reviewed` : '');
     } else if (items.length) {
       const done = items.filter(i => i.status !== 'suggested').length;
-      this._title.textContent = `${items.length} ${items.length === 1 ? 'patch' : 'patches'} from the workspace` + (done ? ` · ${done} reviewed` : '');
+      this._title.textContent =
+        `${items.length} ${items.length === 1 ? 'patch' : 'patches'} from the workspace` + (done ? ` · ${done} reviewed` : '');
     } else {
       this._title.textContent = 'Suggestions';
     }
@@ -132,7 +133,10 @@ export class SuggestionQueue extends Widget {
 
   private _onStore(_: unknown, change: { ids: string[] }): void {
     const items = this._session.review.items;
-    const ranks = change.ids.length === 0 ? items.map(i => i.suggestion.rank) : items.filter(i => change.ids.includes(i.suggestion.id)).map(i => i.suggestion.rank);
+    const ranks =
+      change.ids.length === 0
+        ? items.map(i => i.suggestion.rank)
+        : items.filter(i => change.ids.includes(i.suggestion.id)).map(i => i.suggestion.rank);
     for (const r of ranks) {
       const old = this._list.querySelector(`[data-uga-suggestion="${r}"]`);
       const item = this._session.review.item(r);

@@ -38,13 +38,7 @@ export function scaleLimits(image: Size, view: Size): [number, number] {
 }
 
 /** Zoom by `factor` keeping the image point under screen point (sx, sy) fixed. */
-export function zoomAt(
-  state: ViewState,
-  factor: number,
-  sx: number,
-  sy: number,
-  limits: [number, number] = [0, Infinity]
-): ViewState {
+export function zoomAt(state: ViewState, factor: number, sx: number, sy: number, limits: [number, number] = [0, Infinity]): ViewState {
   const scale = Math.min(limits[1], Math.max(limits[0], state.scale * factor));
   const px = state.x + sx / state.scale;
   const py = state.y + sy / state.scale;
@@ -83,11 +77,7 @@ export function screenToImage(state: ViewState, sx: number, sy: number): [number
  * A scale bar of a "nice" length (1, 2 or 5 times a power of ten, in µm or mm)
  * close to `targetPx` screen pixels long.
  */
-export function niceScaleBar(
-  mpp: number,
-  scale: number,
-  targetPx = 120
-): { px: number; label: string } | null {
+export function niceScaleBar(mpp: number, scale: number, targetPx = 120): { px: number; label: string } | null {
   if (!(mpp > 0) || !(scale > 0)) {
     return null;
   }

@@ -437,8 +437,7 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
       }
       const size = manifest!.analysis.patchSize;
       features.push(
-        ...maskToGeoJSON(c.mask, size, size, p.box, manifest!.classes, { ...this._geojson, properties: { uga: { patch: p.id } } })
-          .features
+        ...maskToGeoJSON(c.mask, size, size, p.box, manifest!.classes, { ...this._geojson, properties: { uga: { patch: p.id } } }).features
       );
     }
     return { type: 'FeatureCollection', features };
@@ -853,8 +852,7 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
       throw saveFailure(e, this.folder, 'read');
     }
     const entries = (Array.isArray(listing.content) ? listing.content : []) as Contents.IModel[];
-    const pickNewest = (re: RegExp) =>
-      entries.filter(x => re.test(x.name)).sort((a, b) => (a.last_modified < b.last_modified ? 1 : -1))[0];
+    const pickNewest = (re: RegExp) => entries.filter(x => re.test(x.name)).sort((a, b) => (a.last_modified < b.last_modified ? 1 : -1))[0];
     const cand = pickNewest(/^manifest\.json\.[a-z0-9]+\.tmp$/) ?? pickNewest(/^manifest\.json\.[a-z0-9]+\.old$/);
     if (!cand) {
       return null;

@@ -17,7 +17,7 @@ import { unsafeRelPath } from './paths';
 // the same file under ts-jest (CommonJS) and in the Rspack bundle (which
 // inlines the JSON).
 declare const require: (id: string) => unknown;
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const SCHEMA = require('../../jupyterlab_uga/schemas/corrections-manifest.v1.schema.json') as Record<string, unknown>;
 
 export const FORMAT_VERSION = 1;

@@ -36,7 +36,11 @@ function same(a: unknown, b: unknown): boolean {
 export function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, x) =>
     x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.keys(x).sort().map(k => [k, (x as Record<string, unknown>)[k]]))
+      ? Object.fromEntries(
+          Object.keys(x)
+            .sort()
+            .map(k => [k, (x as Record<string, unknown>)[k]])
+        )
       : x
   );
 }

@@ -11,7 +11,11 @@ export function correctionsFolder(slidePath: string): string {
 }
 
 export function normalize(path: string): string {
-  return path.replace(/\\/g, '/').replace(/^\/+/, '').replace(/\/+$/, '').replace(/\/{2,}/g, '/');
+  return path
+    .replace(/\\/g, '/')
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '')
+    .replace(/\/{2,}/g, '/');
 }
 
 export function join(...parts: string[]): string {

@@ -14,7 +14,10 @@ export function encodeRgbPng(pixels: ArrayLike<number>, width: number, height: n
   const n = width * height;
   const channels = pixels.length === n * 4 ? 4 : pixels.length === n * 3 ? 3 : 0;
   if (!channels) {
-    throw new WorkspaceError('usage', `image has ${pixels.length} values, expected ${n * 4} (RGBA) or ${n * 3} (RGB) for ${width}x${height}`);
+    throw new WorkspaceError(
+      'usage',
+      `image has ${pixels.length} values, expected ${n * 4} (RGBA) or ${n * 3} (RGB) for ${width}x${height}`
+    );
   }
   const rgb = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {

@@ -20,7 +20,6 @@ const SHARED_SLIDES = [
   'boxes.tiff'
 ];
 
-
 interface Reference {
   width: number;
   height: number;
@@ -150,9 +149,7 @@ test('zooms and pans with keys and the mouse', async ({ page, tmpPath }) => {
   // The tiles of the new view render (painted, not blank).
   await page.keyboard.press('+');
   await page.keyboard.press('+');
-  await page.waitForFunction(
-    () => !/loading/.test(document.querySelector('.jp-uga-SlidePanel-status')?.textContent ?? 'loading')
-  );
+  await page.waitForFunction(() => !/loading/.test(document.querySelector('.jp-uga-SlidePanel-status')?.textContent ?? 'loading'));
   // The middle of the panel is inside the slide at this zoom: every pixel drawn.
   const painted = await page.evaluate(() => {
     const canvas = document.querySelector('.jp-uga-SlideViewer-stage canvas') as HTMLCanvasElement;
@@ -174,10 +171,7 @@ test('offers the viewer for PNG through Open With and the open-slide command', a
     `from PIL import Image; im = Image.new('RGB', (64, 32), (220, 20, 20)); im.paste((20, 20, 220), (32, 0, 64, 32)); im.save(${JSON.stringify(png)})`
   ]);
   await page.contents.uploadFile(png, `${tmpPath}/two.png`);
-  await page.evaluate(
-    p => (window as any).jupyterapp.commands.execute('uga:open-slide', { path: p }),
-    `${tmpPath}/two.png`
-  );
+  await page.evaluate(p => (window as any).jupyterapp.commands.execute('uga:open-slide', { path: p }), `${tmpPath}/two.png`);
   const panel = page.locator(`.jp-MainAreaWidget:not(.lm-mod-hidden) ${PANEL}`);
   await expect(panel).toHaveAttribute('data-uga-status', 'ready', { timeout: 60000 });
   const shown = await canvasCells(page, 2);

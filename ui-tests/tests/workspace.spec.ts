@@ -125,7 +125,11 @@ test('a refused write keeps the correction in the panel, marked unsaved, and Ret
   // The server refuses every write into the folder (as a read-only folder does).
   const refuse = (route: any) =>
     ['PUT', 'PATCH', 'POST', 'DELETE'].includes(route.request().method())
-      ? route.fulfill({ status: 403, contentType: 'application/json', body: JSON.stringify({ message: 'Permission denied: read-only folder' }) })
+      ? route.fulfill({
+          status: 403,
+          contentType: 'application/json',
+          body: JSON.stringify({ message: 'Permission denied: read-only folder' })
+        })
       : route.continue();
   await page.route('**/api/contents/**.uga**', refuse);
 
@@ -167,4 +171,3 @@ test('a manifest changed from outside is merged, never overwritten silently', as
   expect(merged.notebookNote).toBe('edited outside');
   await expect(panel.locator('.jp-Dialog')).toHaveCount(0);
 });
-

@@ -34,7 +34,11 @@ async function main(): Promise<Result> {
     defaultModelUrl: new URL('/model/model.json', location.href).href,
     useWorker: worker
   });
-  const lease = await service.acquire({ backend: (q.get('backend') ?? 'wasm') as 'wasm', modelUrl: '', samples: Number(q.get('samples') ?? 20) });
+  const lease = await service.acquire({
+    backend: (q.get('backend') ?? 'wasm') as 'wasm',
+    modelUrl: '',
+    samples: Number(q.get('samples') ?? 20)
+  });
   const source = await openSlide(new URL('/slide/' + (q.get('slide') ?? 'CMU-1-Small-Region.svs'), location.href).href);
   const t0 = performance.now();
   const region = await analyzeRegion(source, { x: 0, y: 0, width: source.info.width, height: source.info.height }, lease.engine);

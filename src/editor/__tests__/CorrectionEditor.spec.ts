@@ -62,7 +62,10 @@ function pointer(target: Element, type: string, x: number, y: number, extra: Mou
   target.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, button: 0, bubbles: true, ...extra }));
 }
 
-function open(correction: Correction, options: Partial<ConstructorParameters<typeof EditorClass>[0]> = {}): { editor: EditorClass; stage: HTMLElement } {
+function open(
+  correction: Correction,
+  options: Partial<ConstructorParameters<typeof EditorClass>[0]> = {}
+): { editor: EditorClass; stage: HTMLElement } {
   const { CorrectionEditor } = require('../CorrectionEditor') as typeof import('../CorrectionEditor');
   const editor = new CorrectionEditor({ correction, brushSize: 4, ...options });
   const stage = editor.node.querySelector('.jp-uga-CorrectionEditor-stage') as HTMLElement;
@@ -127,7 +130,7 @@ describe('CorrectionEditor widget', () => {
     for (const p of strokePuts) {
       // putImageData(img, 0, 0, dx, dy, dw, dh): a small rect, never the whole 64 x 64 mask.
       expect(p.args.length).toBe(6);
-      expect(p.args[4] * p.args[5]).toBeLessThan(64 * 64 / 4);
+      expect(p.args[4] * p.args[5]).toBeLessThan((64 * 64) / 4);
     }
     // Moves within one frame are uploaded once, as their union.
     const beforeBatch = puts.length;
@@ -175,7 +178,7 @@ describe('CorrectionEditor widget', () => {
     editor.dispose();
   });
 
-  it('commands act on the current editor and the legend shows the user\'s bindings', async () => {
+  it("commands act on the current editor and the legend shows the user's bindings", async () => {
     jest.doMock('@jupyterlab/apputils', () => ({ showDialog: jest.fn(), Dialog: {} }));
     const { addEditorCommands, EditorCommandIDs, editorShortcutEntries } = require('../commands') as typeof import('../commands');
     const commands = new CommandRegistry();

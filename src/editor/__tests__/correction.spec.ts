@@ -14,7 +14,14 @@ describe('correctionFromSuggestion', () => {
       maps.meanProb[i * 2 + 1] = fg;
       maps.entropy[i] = 0.5;
     }
-    const [s] = suggestPatches(maps, { strategy: 'entropy', patchSize: 32, bounds: { x: 0, y: 0, width: 30, height: 30 }, origin: { x: 500, y: 600 }, scale: 2, idPrefix: 'my slide.svs' });
+    const [s] = suggestPatches(maps, {
+      strategy: 'entropy',
+      patchSize: 32,
+      bounds: { x: 0, y: 0, width: 30, height: 30 },
+      origin: { x: 500, y: 600 },
+      scale: 2,
+      idPrefix: 'my slide.svs'
+    });
     expect(s.partial).toBe(true);
     expect(s.valid).toEqual({ x: 0, y: 0, width: 30, height: 30 });
     const validImage = new Uint8ClampedArray(30 * 30 * 4).fill(200);
@@ -24,7 +31,10 @@ describe('correctionFromSuggestion', () => {
       mapWidth: 40,
       mapHeight: 30,
       validImage,
-      classes: [{ name: 'bg', color: [0, 0, 0] }, { name: 'gland', color: [255, 0, 0] }],
+      classes: [
+        { name: 'bg', color: [0, 0, 0] },
+        { name: 'gland', color: [255, 0, 0] }
+      ],
       level: 1,
       downsample: 2
     });
@@ -38,7 +48,18 @@ describe('correctionFromSuggestion', () => {
     expect(c.mask[31 * 32 + 5]).toBe(IGNORE_LABEL); // below the map
     expect(c.image[(5 * 32 + 5) * 4 + 3]).toBe(200);
     expect(c.image[(5 * 32 + 30) * 4 + 3]).toBe(0);
-    expect(() => correctionFromSuggestion({ suggestion: s, labels: predictedClasses(maps), mapWidth: 40, mapHeight: 30, validImage: new Uint8ClampedArray(4), classes: [], level: 0, downsample: 1 })).toThrow(/30 x 30 slide part/);
+    expect(() =>
+      correctionFromSuggestion({
+        suggestion: s,
+        labels: predictedClasses(maps),
+        mapWidth: 40,
+        mapHeight: 30,
+        validImage: new Uint8ClampedArray(4),
+        classes: [],
+        level: 0,
+        downsample: 1
+      })
+    ).toThrow(/30 x 30 slide part/);
   });
 
   it('ids keep to the manifest pattern', () => {

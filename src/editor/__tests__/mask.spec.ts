@@ -267,7 +267,24 @@ describe('patches and colours', () => {
     const covered = new Uint8Array(15).fill(1);
     covered[1 * 5 + 4] = 0;
     const p = patchMask(labels, 5, 3, { x: 3, y: 1 }, 4, { covered });
-    expect(Array.from(p)).toEqual([labels[8], IGNORE_LABEL, 255, 255, labels[13], labels[14], 255, 255, 255, 255, 255, 255, 255, 255, 255, 255]);
+    expect(Array.from(p)).toEqual([
+      labels[8],
+      IGNORE_LABEL,
+      255,
+      255,
+      labels[13],
+      labels[14],
+      255,
+      255,
+      255,
+      255,
+      255,
+      255,
+      255,
+      255,
+      255,
+      255
+    ]);
     expect(Array.from(padMask(new Uint8Array([1, 2]), 2, 1, 3, 1, 1))).toEqual([255, 255, 255, 255, 1, 2, 255, 255, 255]);
     const img = padImage(new Uint8ClampedArray([9, 8, 7, 6]), 1, 1, 2, 1, 0);
     expect(Array.from(img)).toEqual([0, 0, 0, 0, 9, 8, 7, 6, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -278,10 +295,13 @@ describe('patches and colours', () => {
     const m = createMask(12, 12, 1);
     m.data[0] = IGNORE_LABEL; // (0,0): on a hatch line
     m.data[3] = IGNORE_LABEL; // (3,0): between hatch lines
-    const pal = buildPalette([
-      [0, 0, 0],
-      [200, 10, 20]
-    ], 128);
+    const pal = buildPalette(
+      [
+        [0, 0, 0],
+        [200, 10, 20]
+      ],
+      128
+    );
     const out = new Uint8ClampedArray(12 * 12 * 4).fill(7);
     colorize(m, pal, out, { x: 0, y: 0, width: 4, height: 1 });
     expect(isHatch(0, 0)).toBe(true);

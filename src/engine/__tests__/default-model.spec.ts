@@ -47,7 +47,10 @@ if (requireOrSkip('default model on real EBHI tiles', missing)) {
       expect(engine.plan.prefix.length).toBeGreaterThan(engine.plan.suffix.length * 3);
 
       // Tiles with a sizeable gland area in their mask.
-      const names = fs.readdirSync(path.join(tilesDir, 'images')).filter(n => n.endsWith('.png')).sort();
+      const names = fs
+        .readdirSync(path.join(tilesDir, 'images'))
+        .filter(n => n.endsWith('.png'))
+        .sort();
       const picked: { image: PNG; mask: PNG }[] = [];
       for (const name of names) {
         const mask = PNG.sync.read(fs.readFileSync(path.join(tilesDir, 'masks', name)));
@@ -80,8 +83,10 @@ if (requireOrSkip('default model on real EBHI tiles', missing)) {
           actual += t;
         }
         const dice = (2 * inter) / (predicted + actual);
-        // eslint-disable-next-line no-console
-        console.log(`tile ${k}: gland Dice ${dice.toFixed(3)}, mean entropy ${(m.entropy.reduce((a, b) => a + b, 0) / m.entropy.length).toFixed(3)}`);
+
+        console.log(
+          `tile ${k}: gland Dice ${dice.toFixed(3)}, mean entropy ${(m.entropy.reduce((a, b) => a + b, 0) / m.entropy.length).toFixed(3)}`
+        );
         expect(dice).toBeGreaterThan(0.7);
         expect(Math.max(...m.entropy)).toBeLessThanOrEqual(1);
         expect(Math.max(...m.mutualInformation)).toBeGreaterThan(0);

@@ -24,7 +24,12 @@ const systemVulkan = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu',
 const libraryPath = process.env.LD_LIBRARY_PATH ?? '';
 const vulkanReachable = systemVulkan || libraryPath.split(':').includes(CHROMIUM_LIB_DIR);
 
-if (!requireOrSkip('McDropout on real WebGPU (SwiftShader)', fs.existsSync(icd) ? [] : [`a Vulkan ICD file at ${icd} (apt-get install -y chromium provides SwiftShader's)`])) {
+if (
+  !requireOrSkip(
+    'McDropout on real WebGPU (SwiftShader)',
+    fs.existsSync(icd) ? [] : [`a Vulkan ICD file at ${icd} (apt-get install -y chromium provides SwiftShader's)`]
+  )
+) {
   // Reported by requireOrSkip: skipped here, a failure under CI.
 } else if (!process.env.VK_ICD_FILENAMES || !vulkanReachable) {
   it('passes the WebGPU suite in a child jest with VK_ICD_FILENAMES (and a Vulkan loader) set', () => {
@@ -39,7 +44,6 @@ if (!requireOrSkip('McDropout on real WebGPU (SwiftShader)', fs.existsSync(icd) 
     });
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
     if (result.status !== 0) {
-      // eslint-disable-next-line no-console
       console.error(output);
     }
     expect(output).toMatch(/Tests:.*\d+ passed/);
@@ -49,12 +53,11 @@ if (!requireOrSkip('McDropout on real WebGPU (SwiftShader)', fs.existsSync(icd) 
 } else {
   installNodeWebGPU();
   // Imported only after navigator.gpu exists.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const { initBackend } = require('../backends') as typeof import('../backends');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const { engineSuite } = require('./engineSuite') as typeof import('./engineSuite');
 
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { probeWebGPUAdapter, softwareAdapterReason } = require('../backends') as typeof import('../backends');
 
   beforeAll(async () => {
@@ -70,7 +73,7 @@ if (!requireOrSkip('McDropout on real WebGPU (SwiftShader)', fs.existsSync(icd) 
   it('detects the real SwiftShader adapter as software', async () => {
     const facts = await probeWebGPUAdapter();
     expect(facts).not.toBeNull();
-    // eslint-disable-next-line no-console
+
     console.log(`adapter: ${JSON.stringify(facts)}`);
     expect(softwareAdapterReason(facts!)).toMatch(/software/);
   });

@@ -165,8 +165,10 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
       const zw = zScores(cached, wrong);
       const wrongMeanSquare = zw.reduce((s, v) => s + v * v, 0) / zw.length;
       const wrongStdRatio = stdRatio(cached, wrong);
-      // eslint-disable-next-line no-console
-      console.log(`distribution T=${T}: E[z^2]=${meanSquare.toFixed(3)} std ratio=${stdRatio(cached, naive).toFixed(3)}; wrong rate: E[z^2]=${wrongMeanSquare.toFixed(2)} std ratio=${wrongStdRatio.toFixed(3)}`);
+
+      console.log(
+        `distribution T=${T}: E[z^2]=${meanSquare.toFixed(3)} std ratio=${stdRatio(cached, naive).toFixed(3)}; wrong rate: E[z^2]=${wrongMeanSquare.toFixed(2)} std ratio=${wrongStdRatio.toFixed(3)}`
+      );
       expect(wrongMeanSquare).toBeGreaterThan(4);
       expect(Math.abs(wrongStdRatio - 1)).toBeGreaterThan(3 / Math.sqrt(T));
       model.dispose();
@@ -197,31 +199,34 @@ export function engineSuite(backend: string, opts: SuiteOptions): void {
     });
 
     // The JS path exists on CPU-memory backends only.
-    (['wasm', 'cpu'].includes(backend) ? it : it.skip)('JS dropout and head (wasm/cpu) give the numbers of the all-tensor path for the same masks', async () => {
-      const patches = randomPatches(2, S, 13);
-      for (const dropoutAt of ['bottleneck', 'decoder'] as const) {
-        for (const extra of [{}, { output: 'logits' }]) {
-          // 'logits': the head conv has no softmax and the engine applies it.
-          const net = tinyUnet({ size: S, dropoutRate: 0.4, dropoutAt, headActivation: 'output' in extra ? 'linear' : 'softmax' });
-          const model = segModel(net, S, extra);
-          const engine = new McDropout(model, { samples: 7, seed: 5, maxBatch: 3 });
-          expect(engine.tail !== null).toBe(true);
-          expect(engine.tail!.dropoutRate).toBe(0.4);
-          const fast = await engine.run(patches);
-          const tensors = await new McDropout(model, { samples: 7, seed: 5, maxBatch: 3, hostKernels: false }).run(patches);
-          fast.forEach((m, i) => {
-            expect(maxAbsDiff(m.meanProb, tensors[i].meanProb)).toBeLessThan(1e-5);
-            expect(maxAbsDiff(m.entropy, tensors[i].entropy)).toBeLessThan(1e-4);
-            expect(maxAbsDiff(m.mutualInformation, tensors[i].mutualInformation)).toBeLessThan(1e-4);
-            expect(maxAbsDiff(m.std, tensors[i].std)).toBeLessThan(1e-3);
-          });
-          // Different masks give different numbers: the comparison above can fail.
-          const other = await new McDropout(model, { samples: 7, seed: 6, maxBatch: 3 }).run(patches);
-          expect(maxAbsDiff(other[0].meanProb, fast[0].meanProb)).toBeGreaterThan(1e-4);
-          model.dispose();
+    (['wasm', 'cpu'].includes(backend) ? it : it.skip)(
+      'JS dropout and head (wasm/cpu) give the numbers of the all-tensor path for the same masks',
+      async () => {
+        const patches = randomPatches(2, S, 13);
+        for (const dropoutAt of ['bottleneck', 'decoder'] as const) {
+          for (const extra of [{}, { output: 'logits' }]) {
+            // 'logits': the head conv has no softmax and the engine applies it.
+            const net = tinyUnet({ size: S, dropoutRate: 0.4, dropoutAt, headActivation: 'output' in extra ? 'linear' : 'softmax' });
+            const model = segModel(net, S, extra);
+            const engine = new McDropout(model, { samples: 7, seed: 5, maxBatch: 3 });
+            expect(engine.tail !== null).toBe(true);
+            expect(engine.tail!.dropoutRate).toBe(0.4);
+            const fast = await engine.run(patches);
+            const tensors = await new McDropout(model, { samples: 7, seed: 5, maxBatch: 3, hostKernels: false }).run(patches);
+            fast.forEach((m, i) => {
+              expect(maxAbsDiff(m.meanProb, tensors[i].meanProb)).toBeLessThan(1e-5);
+              expect(maxAbsDiff(m.entropy, tensors[i].entropy)).toBeLessThan(1e-4);
+              expect(maxAbsDiff(m.mutualInformation, tensors[i].mutualInformation)).toBeLessThan(1e-4);
+              expect(maxAbsDiff(m.std, tensors[i].std)).toBeLessThan(1e-3);
+            });
+            // Different masks give different numbers: the comparison above can fail.
+            const other = await new McDropout(model, { samples: 7, seed: 6, maxBatch: 3 }).run(patches);
+            expect(maxAbsDiff(other[0].meanProb, fast[0].meanProb)).toBeGreaterThan(1e-4);
+            model.dispose();
+          }
         }
       }
-    });
+    );
 
     it('is reproducible with a seed and different without', async () => {
       const model = segModel(tinyUnet({ size: S }), S);

@@ -27,35 +27,45 @@ export function tinyUnet(options: TinyNetOptions = {}): tf.LayersModel {
   const seed = options.seed ?? 1;
   const init = (k: number) => tf.initializers.glorotUniform({ seed: seed + k });
   const input = tf.input({ shape: [size, size, options.inputChannels ?? 3], name: 'image' });
-  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: init(1), name: 'enc_conv' }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: init(1), name: 'enc_conv' })
+    .apply(input) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ name: 'enc_bn' }).apply(x) as tf.SymbolicTensor;
   const skip = tf.layers.activation({ activation: 'relu', name: 'enc_relu' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(skip) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'mid_conv' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'mid_conv' })
+    .apply(x) as tf.SymbolicTensor;
   if (at === 'bottleneck') {
     x = tf.layers.dropout({ rate, name: 'mid_dropout' }).apply(x) as tf.SymbolicTensor;
   }
   x = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.concatenate({ name: 'concat' }).apply([x, skip]) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: init(3), name: 'dec_conv' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: init(3), name: 'dec_conv' })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ name: 'dec_bn' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ name: 'dec_relu' }).apply(x) as tf.SymbolicTensor;
   if (at !== 'none') {
     x = tf.layers.dropout({ rate, name: 'dec_dropout' }).apply(x) as tf.SymbolicTensor;
   }
-  const out = tf.layers.conv2d({ filters: classes, kernelSize: 1, activation: options.headActivation ?? 'softmax', kernelInitializer: init(4), name: 'head' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .conv2d({ filters: classes, kernelSize: 1, activation: options.headActivation ?? 'softmax', kernelInitializer: init(4), name: 'head' })
+    .apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out, name: 'tiny_unet' });
   // Non-trivial BN statistics: a model run with BN in training mode gives different numbers.
   for (const name of ['enc_bn', 'dec_bn']) {
     const bn = model.getLayer(name);
     // getWeights returns the variables themselves: read the size, never dispose them.
     const n = bn.getWeights()[0].shape[0];
-    tf.tidy(() => bn.setWeights([
-      tf.tensor1d(Array.from({ length: n }, (_, i) => 1 + 0.3 * i)),
-      tf.tensor1d(Array.from({ length: n }, (_, i) => 0.1 * (i - 1))),
-      tf.tensor1d(Array.from({ length: n }, (_, i) => 0.2 * (i + 1))),
-      tf.tensor1d(Array.from({ length: n }, (_, i) => 0.5 + 0.25 * i))
-    ]));
+    tf.tidy(() =>
+      bn.setWeights([
+        tf.tensor1d(Array.from({ length: n }, (_, i) => 1 + 0.3 * i)),
+        tf.tensor1d(Array.from({ length: n }, (_, i) => 0.1 * (i - 1))),
+        tf.tensor1d(Array.from({ length: n }, (_, i) => 0.2 * (i + 1))),
+        tf.tensor1d(Array.from({ length: n }, (_, i) => 0.5 + 0.25 * i))
+      ])
+    );
   }
   return model;
 }
@@ -112,7 +122,8 @@ export function memoryFetch(files: Record<string, string | Uint8Array>): typeof 
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const name = url.replace(/^.*\//, '');
     const body = files[name];
-    const bytes = body === undefined ? new TextEncoder().encode('not found') : typeof body === 'string' ? new TextEncoder().encode(body) : body;
+    const bytes =
+      body === undefined ? new TextEncoder().encode('not found') : typeof body === 'string' ? new TextEncoder().encode(body) : body;
     const text = () => new TextDecoder().decode(bytes);
     return {
       ok: body !== undefined,
@@ -132,7 +143,11 @@ export function memoryFetch(files: Record<string, string | Uint8Array>): typeof 
 }
 
 /** Deterministic pseudo-random RGBA patches (tissue-like colours). */
-export function randomPatches(n: number, size: number, seed = 7): { width: number; height: number; channels: 4; data: Uint8ClampedArray }[] {
+export function randomPatches(
+  n: number,
+  size: number,
+  seed = 7
+): { width: number; height: number; channels: 4; data: Uint8ClampedArray }[] {
   let s = seed >>> 0;
   const next = () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -173,7 +188,7 @@ export class MemorySlide implements SlideSource {
       for (let y = 0; y < nh; y++) {
         for (let x = 0; x < nw; x++) {
           for (let k = 0; k < 4; k++) {
-            const a = src[((2 * y) * w + 2 * x) * 4 + k] + src[((2 * y) * w + 2 * x + 1) * 4 + k];
+            const a = src[(2 * y * w + 2 * x) * 4 + k] + src[(2 * y * w + 2 * x + 1) * 4 + k];
             const b = src[((2 * y + 1) * w + 2 * x) * 4 + k] + src[((2 * y + 1) * w + 2 * x + 1) * 4 + k];
             dst[(y * nw + x) * 4 + k] = Math.round((a + b) / 4);
           }

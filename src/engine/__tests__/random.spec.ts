@@ -36,7 +36,7 @@ describe('dropout masks', () => {
       both += m[i] === 0 && m[i + 1] === 0 ? 1 : 0;
     }
     const pairs = m.length / 2;
-    expect(Math.abs(both / pairs - 0.25)).toBeLessThan(5 * Math.sqrt(0.25 * 0.75 / pairs));
+    expect(Math.abs(both / pairs - 0.25)).toBeLessThan(5 * Math.sqrt((0.25 * 0.75) / pairs));
   });
 
   it('rate 0 keeps everything; the quantisation error is tiny; bad rates throw', () => {

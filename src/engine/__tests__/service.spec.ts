@@ -104,7 +104,10 @@ describe('EngineService', () => {
     expect(tf.memory().numTensors).toBe(before);
     // Every weight stayed on the backend it was built on.
     const engine = tf.engine() as unknown as { state: { tensorInfo: Map<object, { backend: unknown }> }; findBackend(n: string): unknown };
-    for (const [m, name] of [[mc, 'cpu'], [mw, 'wasm']] as const) {
+    for (const [m, name] of [
+      [mc, 'cpu'],
+      [mw, 'wasm']
+    ] as const) {
       for (const v of m.layersModel.weights) {
         expect(engine.state.tensorInfo.get(v.read().dataId)?.backend).toBe(engine.findBackend(name));
       }
@@ -128,7 +131,13 @@ describe('EngineService', () => {
     expect(storage.items.size).toBe(0);
     lease.release();
     // Timing cpu too: a real calibration of both, on the loaded model.
-    const opts = { storage, hasWebGL: () => false, calibrationSize: 16, autoCandidates: ['wasm', 'cpu'] as ('wasm' | 'cpu')[], calibrateCpu: true };
+    const opts = {
+      storage,
+      hasWebGL: () => false,
+      calibrationSize: 16,
+      autoCandidates: ['wasm', 'cpu'] as ('wasm' | 'cpu')[],
+      calibrateCpu: true
+    };
     const both = new EngineService(opts);
     const stages: string[] = [];
     const l2 = await both.acquire({ backend: 'auto', modelUrl: 'mem://a/model.json', fetchFunc, samples: 2 }, s => stages.push(s));
@@ -158,7 +167,9 @@ describe('EngineService', () => {
 
 describe('decideBackend (pure)', () => {
   const all = (over: Partial<Record<string, string>> = {}): BackendCandidate[] =>
-    (['webgpu', 'webgl', 'wasm', 'cpu'] as const).map(name => (over[name] ? { name, usable: false, why: over[name] } : { name, usable: true }));
+    (['webgpu', 'webgl', 'wasm', 'cpu'] as const).map(name =>
+      over[name] ? { name, usable: false, why: over[name] } : { name, usable: true }
+    );
 
   it('picks the fastest timed backend, not a fixed order, with the margin in the reason', () => {
     const d = decideBackend(all(), { webgpu: 40, webgl: 25, wasm: 60 });
@@ -168,7 +179,11 @@ describe('decideBackend (pure)', () => {
   });
 
   it('never picks an excluded backend, whatever its time, and says why it was skipped', () => {
-    const d = decideBackend(all({ webgpu: 'the WebGPU adapter is SwiftShader (software)', webgl: 'no WebGL here' }), { webgpu: 1, wasm: 50, cpu: 900 });
+    const d = decideBackend(all({ webgpu: 'the WebGPU adapter is SwiftShader (software)', webgl: 'no WebGL here' }), {
+      webgpu: 1,
+      wasm: 50,
+      cpu: 900
+    });
     expect(d.backend).toBe('wasm');
     expect(d.reason).toMatch(/webgpu skipped: the WebGPU adapter is SwiftShader \(software\)/);
     expect(d.reason).toMatch(/18\.0x faster than cpu/);

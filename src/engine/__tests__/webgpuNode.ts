@@ -11,7 +11,7 @@ export function installNodeWebGPU(): void {
   // The package entry is ESM; its native addon is plain CommonJS.
   const dir = path.dirname(require.resolve('webgpu/package.json'));
   const arch = process.platform === 'darwin' ? 'universal' : process.arch;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const dawn = require(path.join(dir, 'dist', `${process.platform}-${arch}`, 'dawn.node')) as {
     create: (flags: string[]) => unknown;
     globals: Record<string, unknown>;

@@ -32,7 +32,12 @@ function cloneMessage(v: unknown, transfer: Transferable[]): unknown {
       return buffer(x);
     }
     if (ArrayBuffer.isView(x)) {
-      const t = x as unknown as { constructor: new (b: ArrayBuffer, o: number, n: number) => unknown; buffer: ArrayBuffer; byteOffset: number; length: number };
+      const t = x as unknown as {
+        constructor: new (b: ArrayBuffer, o: number, n: number) => unknown;
+        buffer: ArrayBuffer;
+        byteOffset: number;
+        length: number;
+      };
       return new t.constructor(buffer(t.buffer), t.byteOffset, t.length);
     }
     if (Array.isArray(x)) {
@@ -119,7 +124,9 @@ it('a lease from a worker runtime runs in the worker: tiles in, maps out as tran
   const run = lease.engine.run(randomPatches(6, S, 3), { signal: controller.signal, onProgress: d => d >= 4 && controller.abort() });
   await expect(run).rejects.toMatchObject({ name: 'AbortError' });
   // Errors cross with their message.
-  await expect(lease.engine.run([{ width: S + 1, height: S, channels: 4, data: new Uint8Array((S + 1) * S * 4) }])).rejects.toThrow(/takes/);
+  await expect(lease.engine.run([{ width: S + 1, height: S, channels: 4, data: new Uint8Array((S + 1) * S * 4) }])).rejects.toThrow(
+    /takes/
+  );
   local.release();
   lease.release();
   expect(service.heldModels.size).toBe(0);

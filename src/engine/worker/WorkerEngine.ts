@@ -60,7 +60,11 @@ export class WorkerRuntime implements EngineRuntime {
   }
 
   /** Post a request; resolves with the worker's answer. */
-  call<T>(message: WithoutId<ToWorker>, transfer: Transferable[] = [], onProgress?: (done: number, total: number) => void): { id: number; result: Promise<T> } {
+  call<T>(
+    message: WithoutId<ToWorker>,
+    transfer: Transferable[] = [],
+    onProgress?: (done: number, total: number) => void
+  ): { id: number; result: Promise<T> } {
     const id = this.nextId++;
     const result = new Promise<T>((resolve, reject) => {
       if (this.failed) {
@@ -76,7 +80,12 @@ export class WorkerRuntime implements EngineRuntime {
   async start(backend: BackendName): Promise<void> {
     let p = this.started.get(backend);
     if (!p) {
-      p = this.call<number | null>({ type: 'start', backend, wasmPaths: this.options.wasmPaths, wasmThreads: this.options.wasmThreads }).result.then(threads => {
+      p = this.call<number | null>({
+        type: 'start',
+        backend,
+        wasmPaths: this.options.wasmPaths,
+        wasmThreads: this.options.wasmThreads
+      }).result.then(threads => {
         if (backend === 'wasm') {
           this.wasmThreads = threads;
         }
@@ -171,7 +180,11 @@ export class WorkerEngine implements IUncertaintyEngine {
     }
     const { engineId } = await this.engine;
     const wire: WirePatch[] = patches.map(p => ({ width: p.width, height: p.height, channels: p.channels, data: Uint8Array.from(p.data) }));
-    const { id, result } = this.runtime.call<UncertaintyMaps[]>({ type: 'run', engineId, patches: wire }, wire.map(p => p.data.buffer), onProgress);
+    const { id, result } = this.runtime.call<UncertaintyMaps[]>(
+      { type: 'run', engineId, patches: wire },
+      wire.map(p => p.data.buffer),
+      onProgress
+    );
     const onAbort = () => void this.runtime.call({ type: 'cancel', runId: id }).result.catch(() => undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {

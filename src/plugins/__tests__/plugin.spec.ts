@@ -94,7 +94,13 @@ describe('plugins', () => {
     for (const id of [CommandIDs.analyzeView, CommandIDs.nextSuggestion, CommandIDs.zoomFit, CommandIDs.openSlide]) {
       expect(listed).toContain(id);
     }
-    for (const id of [CommandIDs.zoomIn, CommandIDs.analyzeView, CommandIDs.cancelAnalysis, CommandIDs.nextSuggestion, CommandIDs.skipSuggestion]) {
+    for (const id of [
+      CommandIDs.zoomIn,
+      CommandIDs.analyzeView,
+      CommandIDs.cancelAnalysis,
+      CommandIDs.nextSuggestion,
+      CommandIDs.skipSuggestion
+    ]) {
       expect(commands.isEnabled(id, {})).toBe(false);
     }
     // Opening needs no panel.

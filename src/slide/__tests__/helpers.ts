@@ -12,9 +12,7 @@ import type { RegionPixels } from '../types';
 
 /** The shared data folder (UGA_DATA or ../shared/data from the repo root), or undefined. */
 export function sharedDataDir(): string | undefined {
-  const candidates = [process.env.UGA_DATA, path.resolve(__dirname, '../../../../shared/data')].filter(
-    (p): p is string => !!p
-  );
+  const candidates = [process.env.UGA_DATA, path.resolve(__dirname, '../../../../shared/data')].filter((p): p is string => !!p);
   return candidates.find(p => fs.existsSync(path.join(p, 'slides')));
 }
 
@@ -66,10 +64,13 @@ export function memoryFetch(r: FileResponder): typeof fetch {
     }
     const headers = new Headers(init?.headers);
     const a = answer(r, headers.get('Range'));
-    return new Response(a.status === 416 || a.status >= 300 ? (a.status === 416 ? null : a.body as BodyInit) : (a.body.slice() as BodyInit), {
-      status: a.status,
-      headers: a.headers
-    });
+    return new Response(
+      a.status === 416 || a.status >= 300 ? (a.status === 416 ? null : (a.body as BodyInit)) : (a.body.slice() as BodyInit),
+      {
+        status: a.status,
+        headers: a.headers
+      }
+    );
   }) as typeof fetch;
 }
 
@@ -99,10 +100,11 @@ export async function serve(
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/files/slide`,
-    close: () => new Promise<void>(resolve => {
-      server.closeAllConnections?.();
-      server.close(() => resolve());
-    })
+    close: () =>
+      new Promise<void>(resolve => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      })
   };
 }
 
@@ -114,10 +116,18 @@ export async function pngjsDecoder(bytes: Uint8Array): Promise<RegionPixels> {
 
 /** Mean RGB of a region (skipping transparent pixels). */
 export function meanRgb(p: RegionPixels): [number, number, number] {
-  let r = 0, g = 0, b = 0, n = 0;
+  let r = 0,
+    g = 0,
+    b = 0,
+    n = 0;
   for (let i = 0; i < p.data.length; i += 4) {
-    if (p.data[i + 3] === 0) continue;
-    r += p.data[i]; g += p.data[i + 1]; b += p.data[i + 2]; n++;
+    if (p.data[i + 3] === 0) {
+      continue;
+    }
+    r += p.data[i];
+    g += p.data[i + 1];
+    b += p.data[i + 2];
+    n++;
   }
   return n ? [r / n, g / n, b / n] : [NaN, NaN, NaN];
 }

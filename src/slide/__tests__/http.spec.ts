@@ -50,7 +50,12 @@ describe('over HTTP', () => {
   });
 
   it('maps HTTP statuses: 401/403 unauthorized, 404 not-found, 500 network', async () => {
-    for (const [status, kind] of [[401, 'unauthorized'], [403, 'unauthorized'], [404, 'not-found'], [500, 'network']] as const) {
+    for (const [status, kind] of [
+      [401, 'unauthorized'],
+      [403, 'unauthorized'],
+      [404, 'not-found'],
+      [500, 'network']
+    ] as const) {
       const r = responder(BIG);
       r.status = status;
       const server = await serve(r);

@@ -7,7 +7,9 @@ import { sharedDataDir } from './helpers';
 import { requireOrSkip } from '../../__tests__/requirements';
 
 const data = sharedDataDir();
-const maybe = requireOrSkip('JPEG 2000 on a real Aperio slide', data ? [] : ['../shared/data/slides (set UGA_DATA)']) ? describe : describe.skip;
+const maybe = requireOrSkip('JPEG 2000 on a real Aperio slide', data ? [] : ['../shared/data/slides (set UGA_DATA)'])
+  ? describe
+  : describe.skip;
 
 /** Byte range of tile `index` of the first IFD of a little-endian classic TIFF (enough for the TCGA SVS). */
 function firstIfdTile(bytes: Buffer, index: number): Buffer {
@@ -18,8 +20,12 @@ function firstIfdTile(bytes: Buffer, index: number): Buffer {
   for (let i = 0; i < n; i++) {
     const e = ifd + 2 + i * 12;
     const tag = bytes.readUInt16LE(e);
-    if (tag === 324) offsets = bytes.readUInt32LE(e + 8);
-    if (tag === 325) counts = bytes.readUInt32LE(e + 8);
+    if (tag === 324) {
+      offsets = bytes.readUInt32LE(e + 8);
+    }
+    if (tag === 325) {
+      counts = bytes.readUInt32LE(e + 8);
+    }
   }
   const off = bytes.readUInt32LE(offsets + 4 * index);
   const cnt = bytes.readUInt32LE(counts + 4 * index);

@@ -73,11 +73,14 @@ describe('TIFF resolution', () => {
 });
 
 describe('JPEG colour decision', () => {
-  const jfifTile = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 2, 0, 0, 1, 0, 1, 0, 0,
-    0xff, 0xc0, 0, 17, 8, 0, 16, 0, 16, 3, 1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1, 0xff, 0xda]);
+  const jfifTile = new Uint8Array([
+    0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 2, 0, 0, 1, 0, 1, 0, 0, 0xff, 0xc0, 0, 17, 8, 0, 16, 0, 16, 3, 1, 0x11, 0,
+    2, 0x11, 1, 3, 0x11, 1, 0xff, 0xda
+  ]);
   const aperioTile = new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0, 240, 0, 240, 3, 0, 0x11, 0, 1, 0x11, 0, 2, 0x11, 0, 0xff, 0xda]);
   const rgbIds = new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0, 8, 0, 8, 3, 0x52, 0x11, 0, 0x47, 0x11, 0, 0x42, 0x11, 0, 0xff, 0xda]);
-  const adobe = (t: number) => new Uint8Array([0xff, 0xd8, 0xff, 0xee, 0, 14, 0x41, 0x64, 0x6f, 0x62, 0x65, 0, 100, 0, 0, 0, 0, t, 0xff, 0xda]);
+  const adobe = (t: number) =>
+    new Uint8Array([0xff, 0xd8, 0xff, 0xee, 0, 14, 0x41, 0x64, 0x6f, 0x62, 0x65, 0, 100, 0, 0, 0, 0, t, 0xff, 0xda]);
   it('parses markers', () => {
     expect(inspectJpeg(jfifTile)).toEqual({ jfif: true, componentIds: [1, 2, 3] });
     expect(inspectJpeg(aperioTile)).toEqual({ jfif: false, componentIds: [0, 1, 2] });
@@ -94,21 +97,58 @@ describe('JPEG colour decision', () => {
   it('converts YCbCr to RGB (JFIF equations) and greys / 16-bit / alpha to RGBA', () => {
     const out = new Uint8ClampedArray(4 * 3);
     // white, pure red (Y=76, Cb=85, Cr=255), mid grey
-    blitSamplesToRgba([255, 128, 128, 76, 85, 255, 128, 128, 128], 3, { samplesPerPixel: 3, bitsPerSample: 8, photometric: 6, ycbcr: true }, 0, 0, 3, 1, out, 3, 0, 0);
+    blitSamplesToRgba(
+      [255, 128, 128, 76, 85, 255, 128, 128, 128],
+      3,
+      { samplesPerPixel: 3, bitsPerSample: 8, photometric: 6, ycbcr: true },
+      0,
+      0,
+      3,
+      1,
+      out,
+      3,
+      0,
+      0
+    );
     expect(Array.from(out.slice(0, 4))).toEqual([255, 255, 255, 255]);
     expect(out[4]).toBeGreaterThan(250);
     expect(out[5]).toBeLessThan(5);
     expect(out[6]).toBeLessThan(5);
     expect(Array.from(out.slice(8, 12))).toEqual([128, 128, 128, 255]);
     const grey = new Uint8ClampedArray(8);
-    blitSamplesToRgba(new Uint16Array([0xff00, 0x1000]), 2, { samplesPerPixel: 1, bitsPerSample: 16, photometric: 0, ycbcr: false }, 0, 0, 2, 1, grey, 2, 0, 0);
+    blitSamplesToRgba(
+      new Uint16Array([0xff00, 0x1000]),
+      2,
+      { samplesPerPixel: 1, bitsPerSample: 16, photometric: 0, ycbcr: false },
+      0,
+      0,
+      2,
+      1,
+      grey,
+      2,
+      0,
+      0
+    );
     expect(Array.from(grey)).toEqual([0, 0, 0, 255, 239, 239, 239, 255]);
     const rgba = new Uint8ClampedArray(4);
-    blitSamplesToRgba([1, 2, 3, 4], 1, { samplesPerPixel: 4, bitsPerSample: 8, photometric: 2, alphaSample: 3, ycbcr: false }, 0, 0, 1, 1, rgba, 1, 0, 0);
+    blitSamplesToRgba(
+      [1, 2, 3, 4],
+      1,
+      { samplesPerPixel: 4, bitsPerSample: 8, photometric: 2, alphaSample: 3, ycbcr: false },
+      0,
+      0,
+      1,
+      1,
+      rgba,
+      1,
+      0,
+      0
+    );
     expect(Array.from(rgba)).toEqual([1, 2, 3, 4]);
   });
   it('reads the multi-component-transform flag of a J2K codestream', () => {
-    const cod = (mct: number) => new Uint8Array([0xff, 0x4f, 0xff, 0x51, 0, 4, 0, 0, 0xff, 0x52, 0, 12, 0, 0, 0, 1, mct, 5, 4, 4, 0, 0, 0, 0]);
+    const cod = (mct: number) =>
+      new Uint8Array([0xff, 0x4f, 0xff, 0x51, 0, 4, 0, 0, 0xff, 0x52, 0, 12, 0, 0, 0, 1, mct, 5, 4, 4, 0, 0, 0, 0]);
     expect(codestreamHasMct(cod(1))).toBe(true);
     expect(codestreamHasMct(cod(0))).toBe(false);
     expect(codestreamHasMct(new Uint8Array([0, 0, 0, 12]))).toBeUndefined();

@@ -45,7 +45,14 @@ describe('visibleTiles', () => {
   it('lists the tiles intersecting the viewport, with level-0 rectangles', () => {
     const tiles = visibleTiles(info, 1, { x: 1000, y: 2000, width: 2048, height: 1024 });
     // level 1: x 250..762, y 500..756 -> cols 0..2, rows 1..2
-    expect(tiles.map(t => [t.col, t.row])).toEqual([[0, 1], [1, 1], [2, 1], [0, 2], [1, 2], [2, 2]]);
+    expect(tiles.map(t => [t.col, t.row])).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+      [0, 2],
+      [1, 2],
+      [2, 2]
+    ]);
     expect(tiles[0]).toEqual({ level: 1, col: 0, row: 1, x: 0, y: 1024, width: 1024, height: 1024 });
   });
   it('clips edge tiles to the level and ignores what lies outside', () => {
@@ -54,7 +61,7 @@ describe('visibleTiles', () => {
     expect(tiles.length).toBe(cols * rows);
     const last = tiles[tiles.length - 1];
     expect(last.x + last.width).toBeCloseTo(40000, 6);
-    expect(last.y + last.height).toBeCloseTo(30000 * (937 * (40000 / 1249)) / 30000, 6);
+    expect(last.y + last.height).toBeCloseTo((30000 * (937 * (40000 / 1249))) / 30000, 6);
     expect(visibleTiles(info, 0, { x: 50000, y: 0, width: 100, height: 100 })).toEqual([]);
     expect(visibleTiles(info, 9, { x: 0, y: 0, width: 100, height: 100 })).toEqual([]);
   });
@@ -73,7 +80,11 @@ describe('readRegionFromTiles', () => {
       const w = Math.min(2, 5 - c * 2);
       const h = Math.min(2, 3 - r * 2);
       const data = new Uint8ClampedArray(w * h * 4);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set([c * 2 + x, r * 2 + y, 7, 255], (y * w + x) * 4);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          data.set([c * 2 + x, r * 2 + y, 7, 255], (y * w + x) * 4);
+        }
+      }
       return { width: w, height: h, data };
     };
     const px = await readRegionFromTiles(lv, { level: 0, x: -1, y: 1, width: 7, height: 3 }, tile);

@@ -24,19 +24,55 @@ interface Expected {
 }
 
 const EXPECTED: Record<string, Expected> = {
-  'CMU-1-Small-Region.svs': { format: 'aperio-svs', levels: [[2220, 2967]], mpp: 0.499, colours: [{ x: 1094, y: 1467, mean: [119.9, 77.7, 120.3] }] },
+  'CMU-1-Small-Region.svs': {
+    format: 'aperio-svs',
+    levels: [[2220, 2967]],
+    mpp: 0.499,
+    colours: [{ x: 1094, y: 1467, mean: [119.9, 77.7, 120.3] }]
+  },
   'TCGA-CR-7395-01A-01-TS1.svs': {
     format: 'aperio-svs',
-    levels: [[4443, 3567], [2221, 1783]],
-    colours: [{ x: 2205, y: 1767, mean: [204.1, 134.1, 173.1] }, { x: 1094, y: 875, mean: [206.5, 141.1, 176.2] }]
+    levels: [
+      [4443, 3567],
+      [2221, 1783]
+    ],
+    colours: [
+      { x: 2205, y: 1767, mean: [204.1, 134.1, 173.1] },
+      { x: 1094, y: 875, mean: [206.5, 141.1, 176.2] }
+    ]
   },
-  'OS-1-detail.ome.tif': { format: 'ome-tiff', levels: [[1101, 1101]], mpp: 0.2271, colours: [{ x: 534, y: 534, mean: [159.9, 135.6, 191.1] }] },
-  'OS-2-ndpi.ome.tif': { format: 'ome-tiff', levels: [[2202, 2202]], mpp: 0.2271, colours: [{ x: 1085, y: 1085, mean: [147.2, 171.8, 199.7] }] },
-  'OS-2-vsi.ome.tif': { format: 'ome-tiff', levels: [[1445, 1445]], mpp: 0.346, colours: [{ x: 706, y: 706, mean: [185.2, 197.2, 205.2] }] },
+  'OS-1-detail.ome.tif': {
+    format: 'ome-tiff',
+    levels: [[1101, 1101]],
+    mpp: 0.2271,
+    colours: [{ x: 534, y: 534, mean: [159.9, 135.6, 191.1] }]
+  },
+  'OS-2-ndpi.ome.tif': {
+    format: 'ome-tiff',
+    levels: [[2202, 2202]],
+    mpp: 0.2271,
+    colours: [{ x: 1085, y: 1085, mean: [147.2, 171.8, 199.7] }]
+  },
+  'OS-2-vsi.ome.tif': {
+    format: 'ome-tiff',
+    levels: [[1445, 1445]],
+    mpp: 0.346,
+    colours: [{ x: 706, y: 706, mean: [185.2, 197.2, 205.2] }]
+  },
   'boxes.tiff': {
     format: 'tiff',
-    levels: [[300, 250], [150, 125], [75, 62], [37, 31]],
-    colours: [{ x: 134, y: 109, mean: [0, 0, 255] }, { x: 59, y: 46, mean: [0, 0, 255] }, { x: 21, y: 15, mean: [26.6, 19.9, 224.8] }, { x: 2, y: 0, mean: [141.7, 147.0, 180.1] }]
+    levels: [
+      [300, 250],
+      [150, 125],
+      [75, 62],
+      [37, 31]
+    ],
+    colours: [
+      { x: 134, y: 109, mean: [0, 0, 255] },
+      { x: 59, y: 46, mean: [0, 0, 255] },
+      { x: 21, y: 15, mean: [26.6, 19.9, 224.8] },
+      { x: 2, y: 0, mean: [141.7, 147.0, 180.1] }
+    ]
   },
   'small.svs': { format: 'aperio-svs', levels: [[16, 16]], mpp: 0.499, colours: [{ x: 0, y: 0, mean: [238.2, 233.9, 236.8] }] }
 };

@@ -106,7 +106,9 @@ describe('synthetic pyramids', () => {
 
   it('opens a plain PNG with an injected decoder', async () => {
     const png = new PNG({ width: 5, height: 4 });
-    for (let i = 0; i < 20; i++) png.data.set([i, 2 * i, 3, 255], i * 4);
+    for (let i = 0; i < 20; i++) {
+      png.data.set([i, 2 * i, 3, 255], i * 4);
+    }
     const slide = await open(new Uint8Array(PNG.sync.write(png)), 'tile.png');
     expect(slide.info.format).toBe('png');
     expect(slide.info.levels).toHaveLength(1);
@@ -122,39 +124,83 @@ describe('bad input gives a SlideError of the right kind', () => {
     ['random bytes named .txt', () => new TextEncoder().encode('hello'), 'a.txt', 'unsupported-format', /not a format/],
     ['an empty file', () => new Uint8Array(0), 'a.tif', 'truncated', /empty/],
     ['a TIFF cut before its IFD', () => buildTiff([tiled(64, 64)]).slice(0, 3000), 'a.tif', 'truncated', /truncated/],
-    ['a header pointing beyond the end', () => {
-      const b = buildTiff([tiled(16, 16)]);
-      new DataView(b.buffer).setUint32(4, 10_000_000, true);
-      return b;
-    }, 'a.tif', 'truncated', /truncated/],
+    [
+      'a header pointing beyond the end',
+      () => {
+        const b = buildTiff([tiled(16, 16)]);
+        new DataView(b.buffer).setUint32(4, 10_000_000, true);
+        return b;
+      },
+      'a.tif',
+      'truncated',
+      /truncated/
+    ],
     ['a 0-pixel image', () => buildTiff([tiled(16, 16, { declaredWidth: 0 })]), 'a.tif', 'invalid-size', /empty size/],
-    ['an absurdly large image', () => buildTiff([tiled(16, 16, { declaredWidth: 4_000_000_000, declaredHeight: 3_000_000 })]), 'a.tif', 'invalid-size', /implausible/],
-    ['fewer tiles than the size needs', () => buildTiff([tiled(16, 16, { declaredWidth: 1600, declaredHeight: 1600 })]), 'a.tif', 'truncated', /lists 1 tiles where its size needs 10000/],
-    ['a tile table declaring 100 million entries', () => {
-      const b = buildTiff([tiled(16, 16)]);
-      const dv = new DataView(b.buffer);
-      const ifd = dv.getUint32(4, true);
-      for (let i = 0; i < dv.getUint16(ifd, true); i++) {
-        if (dv.getUint16(ifd + 2 + i * 12, true) === 324) dv.setUint32(ifd + 2 + i * 12 + 4, 100_000_000, true);
-      }
-      return b;
-    }, 'a.tif', 'invalid-size', /100000000 tiles/],
-    ['a directory declaring 60000 entries', () => {
-      const b = buildTiff([tiled(16, 16)]);
-      const dv = new DataView(b.buffer);
-      dv.setUint16(dv.getUint32(4, true), 60000, true);
-      return b;
-    }, 'a.tif', 'truncated', /60000 entries/],
-    ['Leica JPEG 2000', () => buildTiff([tiled(16, 16, { compression: 34712 })]), 'a.tif', 'unsupported-compression', /34712 \(JPEG 2000 \(Leica\)\)/],
+    [
+      'an absurdly large image',
+      () => buildTiff([tiled(16, 16, { declaredWidth: 4_000_000_000, declaredHeight: 3_000_000 })]),
+      'a.tif',
+      'invalid-size',
+      /implausible/
+    ],
+    [
+      'fewer tiles than the size needs',
+      () => buildTiff([tiled(16, 16, { declaredWidth: 1600, declaredHeight: 1600 })]),
+      'a.tif',
+      'truncated',
+      /lists 1 tiles where its size needs 10000/
+    ],
+    [
+      'a tile table declaring 100 million entries',
+      () => {
+        const b = buildTiff([tiled(16, 16)]);
+        const dv = new DataView(b.buffer);
+        const ifd = dv.getUint32(4, true);
+        for (let i = 0; i < dv.getUint16(ifd, true); i++) {
+          if (dv.getUint16(ifd + 2 + i * 12, true) === 324) {
+            dv.setUint32(ifd + 2 + i * 12 + 4, 100_000_000, true);
+          }
+        }
+        return b;
+      },
+      'a.tif',
+      'invalid-size',
+      /100000000 tiles/
+    ],
+    [
+      'a directory declaring 60000 entries',
+      () => {
+        const b = buildTiff([tiled(16, 16)]);
+        const dv = new DataView(b.buffer);
+        dv.setUint16(dv.getUint32(4, true), 60000, true);
+        return b;
+      },
+      'a.tif',
+      'truncated',
+      /60000 entries/
+    ],
+    [
+      'Leica JPEG 2000',
+      () => buildTiff([tiled(16, 16, { compression: 34712 })]),
+      'a.tif',
+      'unsupported-compression',
+      /34712 \(JPEG 2000 \(Leica\)\)/
+    ],
     ['an unknown compression', () => buildTiff([tiled(16, 16, { compression: 60000 })]), 'a.tif', 'unsupported-compression', /60000/],
     ['CMYK', () => buildTiff([tiled(16, 16, { samples: 4, photometric: 5 })]), 'a.tif', 'unsupported-format', /photometric 5/],
-    ['a PNG declaring 100000 x 100000 pixels', () => {
-      const png = new PNG({ width: 1, height: 1 });
-      const b = new Uint8Array(PNG.sync.write(png));
-      new DataView(b.buffer).setUint32(16, 100000);
-      new DataView(b.buffer).setUint32(20, 100000);
-      return b;
-    }, 'a.png', 'invalid-size', /100000 x 100000/]
+    [
+      'a PNG declaring 100000 x 100000 pixels',
+      () => {
+        const png = new PNG({ width: 1, height: 1 });
+        const b = new Uint8Array(PNG.sync.write(png));
+        new DataView(b.buffer).setUint32(16, 100000);
+        new DataView(b.buffer).setUint32(20, 100000);
+        return b;
+      },
+      'a.png',
+      'invalid-size',
+      /100000 x 100000/
+    ]
   ];
   for (const [what, make, name, kind, message] of cases) {
     it(what, async () => {

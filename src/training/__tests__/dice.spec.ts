@@ -42,7 +42,9 @@ if (requireOrSkip('Dice against jupyterlab_uga.metrics', fs.existsSync(python) ?
     const n = 5000;
     const classes = 3;
     const pred = Array.from({ length: n }, () => Math.floor(next() * classes));
-    const truth = Array.from({ length: n }, (_, i) => (next() < 0.1 ? IGNORE_LABEL : next() < 0.6 ? pred[i] : Math.floor(next() * classes)));
+    const truth = Array.from({ length: n }, (_, i) =>
+      next() < 0.1 ? IGNORE_LABEL : next() < 0.6 ? pred[i] : Math.floor(next() * classes)
+    );
     const region = Array.from({ length: n }, () => (next() < 0.8 ? 1 : 0));
     const ours = dice(pred, truth, classes, region);
     const script = [
@@ -53,7 +55,12 @@ if (requireOrSkip('Dice against jupyterlab_uga.metrics', fs.existsSync(python) ?
       'per = dice_per_class(p, t, 3)',
       'print(json.dumps({"per": per.tolist(), "mean": dice_summary(p, t, ("a", "b", "c"))["dice_mean"]}))'
     ].join('\n');
-    const run = spawnSync(python, ['-c', script], { cwd: root, input: JSON.stringify({ pred, truth, region }), encoding: 'utf8', env: { ...process.env, PYTHONPATH: root } });
+    const run = spawnSync(python, ['-c', script], {
+      cwd: root,
+      input: JSON.stringify({ pred, truth, region }),
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONPATH: root }
+    });
     expect(run.stderr).toBe('');
     const py = JSON.parse(run.stdout) as { per: number[]; mean: number };
     py.per.forEach((v, c) => expect(Math.abs(v - ours.perClass[c]!)).toBeLessThan(1e-6));

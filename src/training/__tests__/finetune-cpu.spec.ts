@@ -12,7 +12,7 @@ beforeAll(async () => {
 
 trainingSuite('cpu', { steps: 40 });
 
-describe('replay from the model\'s confident predictions', () => {
+describe("replay from the model's confident predictions", () => {
   it('confidentLabels keeps the argmax where it is confident and ignores the rest', () => {
     const probs = Float32Array.from([0.95, 0.05, 0.4, 0.6, 0.02, 0.98, 0.5, 0.5]);
     expect(Array.from(confidentLabels(probs, 2, 0.9))).toEqual([0, IGNORE_LABEL, 1, IGNORE_LABEL]);
@@ -27,7 +27,13 @@ describe('replay from the model\'s confident predictions', () => {
     const replay = await pseudoLabelReplay(model, patches, { minConfidence: 0 });
     const loose = await pseudoLabelReplay(model, patches, { minConfidence: 0.999999 });
     expect(tf.memory().numTensors).toBe(before);
-    const x = tf.tensor4d(Float32Array.from(patches[0].image.filter((_, i) => i % 4 !== 3), v => (v / 255 - 0.5) / 0.25), [1, 8, 8, 3]);
+    const x = tf.tensor4d(
+      Float32Array.from(
+        patches[0].image.filter((_, i) => i % 4 !== 3),
+        v => (v / 255 - 0.5) / 0.25
+      ),
+      [1, 8, 8, 3]
+    );
     const expected = tf.tidy(() => (tf.argMax(model.layersModel.predict(x) as tf.Tensor, -1) as tf.Tensor).dataSync());
     x.dispose();
     expect(Array.from(replay[0].mask)).toEqual(Array.from(expected));
@@ -41,7 +47,12 @@ describe('replay from the model\'s confident predictions', () => {
 it("batchNorm 'update' uses batch statistics and moves the moving statistics like torch (momentum 0.1)", async () => {
   const parent = await tinyFiles(8);
   const before = tf.memory().numTensors;
-  const result = await fineTune({ parent, patches: redPatches(3, 8), version: '6', settings: { steps: 2, batchSize: 2, crop: null, batchNorm: 'update' } });
+  const result = await fineTune({
+    parent,
+    patches: redPatches(3, 8),
+    version: '6',
+    settings: { steps: 2, batchSize: 2, crop: null, batchNorm: 'update' }
+  });
   expect(tf.memory().numTensors).toBe(before);
   const read = async (files: Parameters<typeof filesHandler>[0]) => {
     const a = await filesHandler(files).load!();

@@ -50,7 +50,14 @@ if (requireOrSkip('fine-tuning the default model', missing)) {
     });
     const warnings: string[] = [];
     const before = tf.memory().numTensors;
-    const result = await fineTune({ parent, patches, version: '1', parentHash: 'sha256:' + 'a'.repeat(64), settings: { steps: 2, batchSize: 2, crop: 32, lr: 1e-3 }, onWarning: w => warnings.push(w) });
+    const result = await fineTune({
+      parent,
+      patches,
+      version: '1',
+      parentHash: 'sha256:' + 'a'.repeat(64),
+      settings: { steps: 2, batchSize: 2, crop: 32, lr: 1e-3 },
+      onWarning: w => warnings.push(w)
+    });
     expect(tf.getBackend()).toBe('wasm');
     expect(tf.memory().numTensors).toBe(before);
     expect(result.backend).toBe('cpu');
@@ -79,7 +86,11 @@ if (requireOrSkip('fine-tuning the default model', missing)) {
         'with torch.no_grad(): p = m(torch.from_numpy(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()',
         'print(json.dumps({"hash": model_hash(sys.argv[1]), "probs": p.ravel().tolist(), "version": m.uga_metadata["uga"]["version"]}))'
       ].join('\n');
-      const run = spawnSync(python, ['-c', script, dir], { cwd: root, encoding: 'utf8', env: { ...process.env, PYTHONPATH: root, OMP_NUM_THREADS: '1' } });
+      const run = spawnSync(python, ['-c', script, dir], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, PYTHONPATH: root, OMP_NUM_THREADS: '1' }
+      });
       expect(run.stderr).not.toMatch(/Error/);
       const py = JSON.parse(run.stdout.trim().split('\n').pop()!) as { hash: string; probs: number[]; version: string };
       expect(py.hash).toBe(result.hash);

@@ -11,11 +11,18 @@ import { requireOrSkip } from '../../__tests__/requirements';
 
 const icd = process.env.VK_ICD_FILENAMES || SWIFTSHADER_ICD;
 const CHROMIUM_LIB_DIR = '/usr/lib/chromium';
-const systemVulkan = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some(d => fs.existsSync(`${d}/libvulkan.so.1`));
+const systemVulkan = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some(d =>
+  fs.existsSync(`${d}/libvulkan.so.1`)
+);
 const libraryPath = process.env.LD_LIBRARY_PATH ?? '';
 const vulkanReachable = systemVulkan || libraryPath.split(':').includes(CHROMIUM_LIB_DIR);
 
-if (!requireOrSkip('fine-tuning on real WebGPU (SwiftShader)', fs.existsSync(icd) ? [] : [`a Vulkan ICD file at ${icd} (apt-get install -y chromium provides SwiftShader's)`])) {
+if (
+  !requireOrSkip(
+    'fine-tuning on real WebGPU (SwiftShader)',
+    fs.existsSync(icd) ? [] : [`a Vulkan ICD file at ${icd} (apt-get install -y chromium provides SwiftShader's)`]
+  )
+) {
   // Reported by requireOrSkip.
 } else if (!process.env.VK_ICD_FILENAMES || !vulkanReachable) {
   it('passes the WebGPU fine-tuning suite in a child jest with VK_ICD_FILENAMES set', () => {
@@ -23,10 +30,13 @@ if (!requireOrSkip('fine-tuning on real WebGPU (SwiftShader)', fs.existsSync(icd
     if (!vulkanReachable && fs.existsSync(`${CHROMIUM_LIB_DIR}/libvulkan.so.1`)) {
       env.LD_LIBRARY_PATH = libraryPath ? `${CHROMIUM_LIB_DIR}:${libraryPath}` : CHROMIUM_LIB_DIR;
     }
-    const result = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), '--ci', '--runTestsByPath', __filename], { env, encoding: 'utf8', timeout: 300000 });
+    const result = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), '--ci', '--runTestsByPath', __filename], {
+      env,
+      encoding: 'utf8',
+      timeout: 300000
+    });
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
     if (result.status !== 0) {
-      // eslint-disable-next-line no-console
       console.error(output);
     }
     expect(output).toMatch(/Tests:\s+\d+ passed/);
@@ -34,9 +44,9 @@ if (!requireOrSkip('fine-tuning on real WebGPU (SwiftShader)', fs.existsSync(icd
   }, 320000);
 } else {
   installNodeWebGPU();
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const { initBackend } = require('../../engine/backends') as typeof import('../../engine/backends');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const { trainingSuite } = require('./trainingSuite') as typeof import('./trainingSuite');
 
   beforeAll(async () => {

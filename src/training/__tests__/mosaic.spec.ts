@@ -20,13 +20,27 @@ const python = path.join(root, '.venv/bin/python');
 
 afterAll(() => disposeDecoderPool());
 
-if (requireOrSkip('the packaged mosaic slide', [slidePath, python].filter(p => !fs.existsSync(p)))) {
+if (
+  requireOrSkip(
+    'the packaged mosaic slide',
+    [slidePath, python].filter(p => !fs.existsSync(p))
+  )
+) {
   it('opens as a 3-level JPEG pyramid at 1.1 um/px with tifffile colours and a matching mask', async () => {
     const { fetch } = fileFetch(slidePath);
     const slide = await openSlide('http://localhost/files/ebhi-target-mosaic.tif', { fetch, name: 'ebhi-target-mosaic.tif' });
-    expect(slide.info.levels.map(l => [l.width, l.height])).toEqual([[1792, 1120], [896, 560], [448, 280]]);
+    expect(slide.info.levels.map(l => [l.width, l.height])).toEqual([
+      [1792, 1120],
+      [896, 560],
+      [448, 280]
+    ]);
     expect(slide.info.mppX).toBeCloseTo(1.1, 6);
-    const regions = [[0, 100, 100], [0, 1500, 900], [1, 300, 200], [2, 100, 100]];
+    const regions = [
+      [0, 100, 100],
+      [0, 1500, 900],
+      [1, 300, 200],
+      [2, 100, 100]
+    ];
     const script = [
       'import sys, json, tifffile',
       'pages = tifffile.TiffFile(sys.argv[1]).pages',

@@ -6,9 +6,23 @@ import * as tf from '@tensorflow/tfjs';
 import { metadataFor, randomPatches, saveModel, tinyUnet } from '../../engine/__tests__/helpers';
 import { loadSegmentationModel } from '../../engine/model';
 import { IGNORE_LABEL } from '../../tokens';
-import { FineTuneError, ModelFiles, ModelJSON, TrainingPatch, filesHandler, fineTune, modelsEntry, sha256Of, trainingForward } from '../finetune';
+import {
+  FineTuneError,
+  ModelFiles,
+  ModelJSON,
+  TrainingPatch,
+  filesHandler,
+  fineTune,
+  modelsEntry,
+  sha256Of,
+  trainingForward
+} from '../finetune';
 
-export async function tinyFiles(size: number, extra: Record<string, unknown> = {}, dropoutAt: 'bottleneck' | 'decoder' | 'none' = 'decoder'): Promise<ModelFiles> {
+export async function tinyFiles(
+  size: number,
+  extra: Record<string, unknown> = {},
+  dropoutAt: 'bottleneck' | 'decoder' | 'none' = 'decoder'
+): Promise<ModelFiles> {
   const model = tinyUnet({ size, dropoutAt, dropoutRate: 0.3 });
   const saved = await saveModel(model, metadataFor(size, 2, extra));
   model.dispose();
@@ -83,8 +97,16 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
       expect([name, changed]).toEqual([name, !/moving_(mean|variance)/.test(name)]);
     }
     expect(result.hash).toBe(await sha256Of([result.files['model.json'], result.files['group1-shard1of1.bin']]));
-    const entry = modelsEntry(result, '1', 'sha256:abc', { dice: { before: { perClass: { Background: 0.5, Class1: 0.7 }, mean: 0.6, pixels: 10 } } });
-    expect(entry).toMatchObject({ version: '1', path: 'models/1', hash: result.hash, parentHash: 'sha256:abc', patches: ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'] });
+    const entry = modelsEntry(result, '1', 'sha256:abc', {
+      dice: { before: { perClass: { Background: 0.5, Class1: 0.7 }, mean: 0.6, pixels: 10 } }
+    });
+    expect(entry).toMatchObject({
+      version: '1',
+      path: 'models/1',
+      hash: result.hash,
+      parentHash: 'sha256:abc',
+      patches: ['p0', 'p1', 'p2', 'p3', 'p4', 'p5']
+    });
     expect(entry.settings).toMatchObject({ steps: opts.steps, lr: 0.02, freeze_bn: true });
     expect(entry.dice?.before?.mean).toBe(0.6);
   });
@@ -92,14 +114,24 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
   it('trains nothing on ignored pixels: an all-ignore mask leaves the weights as they were', async () => {
     const parent = await tinyFiles(size);
     const patches = redPatches(2, size).map(p => ({ ...p, mask: new Uint8Array(size * size).fill(IGNORE_LABEL) }));
-    const result = await fineTune({ parent, patches, version: '2', settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null } });
+    const result = await fineTune({
+      parent,
+      patches,
+      version: '2',
+      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null }
+    });
     const w0 = await weightsByName(parent);
     const w1 = await weightsByName(result.files);
     for (const [name, v] of w0) {
       expect([name, Array.from(w1.get(name)!)]).toEqual([name, Array.from(v)]);
     }
     // The same patches with labels do move them.
-    const labelled = await fineTune({ parent, patches: redPatches(2, size), version: '2', settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null } });
+    const labelled = await fineTune({
+      parent,
+      patches: redPatches(2, size),
+      version: '2',
+      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null }
+    });
     const w2 = await weightsByName(labelled.files);
     expect(Array.from(w2.get('head/kernel')!)).not.toEqual(Array.from(w0.get('head/kernel')!));
   });
@@ -108,7 +140,13 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
     const parent = await tinyFiles(size);
     // Replay only: corrections all ignore, so any weight change comes from replay rows.
     const ignored = redPatches(1, size).map(p => ({ ...p, mask: new Uint8Array(size * size).fill(IGNORE_LABEL) }));
-    const result = await fineTune({ parent, patches: ignored, replay: redPatches(3, size, 9), version: '3', settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 4, replayRatio: 0.5, crop: null } });
+    const result = await fineTune({
+      parent,
+      patches: ignored,
+      replay: redPatches(3, size, 9),
+      version: '3',
+      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 4, replayRatio: 0.5, crop: null }
+    });
     const w0 = await weightsByName(parent);
     const w1 = await weightsByName(result.files);
     expect(Array.from(w1.get('head/kernel')!)).not.toEqual(Array.from(w0.get('head/kernel')!));
@@ -121,12 +159,19 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
     const controller = new AbortController();
     const steps: number[] = [];
     await expect(
-      fineTune({ parent, patches: redPatches(2, size), version: '4', signal: controller.signal, settings: { steps: 50, batchSize: 2, crop: null }, onProgress: p => {
-        steps.push(p.step);
-        if (p.step === 2) {
-          controller.abort();
+      fineTune({
+        parent,
+        patches: redPatches(2, size),
+        version: '4',
+        signal: controller.signal,
+        settings: { steps: 50, batchSize: 2, crop: null },
+        onProgress: p => {
+          steps.push(p.step);
+          if (p.step === 2) {
+            controller.abort();
+          }
         }
-      } })
+      })
     ).rejects.toMatchObject({ name: 'AbortError' });
     expect(steps).toEqual([1, 2]);
     expect(tf.memory().numTensors).toBe(before);

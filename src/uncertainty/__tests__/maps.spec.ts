@@ -72,7 +72,15 @@ describe('uncertainty maps', () => {
     });
     expect(m.mutualInformation[0]).toBe(0);
     expect(() =>
-      mapsFromMoments({ width: 2, height: 1, classes: 2, meanProb: new Float32Array(2), meanSquareProb: new Float32Array(2), meanSampleEntropy: new Float32Array(2), samples: 1 })
+      mapsFromMoments({
+        width: 2,
+        height: 1,
+        classes: 2,
+        meanProb: new Float32Array(2),
+        meanSquareProb: new Float32Array(2),
+        meanSampleEntropy: new Float32Array(2),
+        samples: 1
+      })
     ).toThrow(/expected 4/);
   });
 

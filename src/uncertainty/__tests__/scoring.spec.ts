@@ -16,7 +16,16 @@ function makeMaps(width: number, height: number, entropyAt: (x: number, y: numbe
       meanProb[(y * width + x) * 2 + 1] = p1;
     }
   }
-  return { width, height, classes: 2, meanProb, entropy, mutualInformation: new Float32Array(n).fill(mi), std: new Float32Array(n * 2), samples: 20 };
+  return {
+    width,
+    height,
+    classes: 2,
+    meanProb,
+    entropy,
+    mutualInformation: new Float32Array(n).fill(mi),
+    std: new Float32Array(n * 2),
+    samples: 20
+  };
 }
 
 describe('patch scores', () => {
@@ -99,7 +108,9 @@ describe('rankPatches', () => {
       for (let j = i + 1; j < s.length; j++) {
         const a = s[i];
         const b = s[j];
-        const overlap = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+        const overlap =
+          Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) *
+          Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
         expect(overlap).toBe(0);
       }
     }

@@ -1,18 +1,15 @@
 import { UncertaintyMaps, emptyMaps } from '../maps';
 import { rankPatches, scorePatch, seededRandom } from '../scoring';
 import { TileRect } from '../tiling';
-import {
-  candidateStarts,
-  iou,
-  nonMaximumSuppression,
-  suggestPatches,
-  ugaCodeScore,
-  windowMax,
-  windowSums
-} from '../suggestions';
+import { candidateStarts, iou, nonMaximumSuppression, suggestPatches, ugaCodeScore, windowMax, windowSums } from '../suggestions';
 
 /** Two-class maps; entropy from a function, MI = entropy / 2, p(fg) from another. */
-function makeMaps(width: number, height: number, entropyAt: (x: number, y: number) => number, fgAt: (x: number, y: number) => number = () => 0.2): UncertaintyMaps {
+function makeMaps(
+  width: number,
+  height: number,
+  entropyAt: (x: number, y: number) => number,
+  fgAt: (x: number, y: number) => number = () => 0.2
+): UncertaintyMaps {
   const m = emptyMaps(width, height, 2, 20);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -29,7 +26,12 @@ function makeMaps(width: number, height: number, entropyAt: (x: number, y: numbe
 
 function randomMaps(width: number, height: number, seed: number): UncertaintyMaps {
   const r = seededRandom(seed);
-  return makeMaps(width, height, () => r(), () => r());
+  return makeMaps(
+    width,
+    height,
+    () => r(),
+    () => r()
+  );
 }
 
 function overlapArea(a: TileRect, b: TileRect): number {

@@ -53,7 +53,11 @@ describe('tiling', () => {
     expect(tileStarts(50, 100, 10)).toEqual([0]);
     expect(tileStarts(190, 100, 10)).toEqual([0, 90]);
     expect(tileStarts(200, 100, 10)).toEqual([0, 90, 100]);
-    for (const [len, tile, ov] of [[1000, 224, 28], [225, 224, 0], [513, 64, 16]]) {
+    for (const [len, tile, ov] of [
+      [1000, 224, 28],
+      [225, 224, 0],
+      [513, 64, 16]
+    ]) {
       const s = tileStarts(len, tile, ov);
       expect(s[0]).toBe(0);
       expect(s[s.length - 1] + tile).toBe(len);

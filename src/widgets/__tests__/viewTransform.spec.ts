@@ -1,14 +1,4 @@
-import {
-  clampView,
-  fitView,
-  niceScaleBar,
-  panBy,
-  scaleLimits,
-  screenToImage,
-  viewportOf,
-  zoomAt,
-  zoomLabel
-} from '../viewTransform';
+import { clampView, fitView, niceScaleBar, panBy, scaleLimits, screenToImage, viewportOf, zoomAt, zoomLabel } from '../viewTransform';
 
 describe('view transform', () => {
   const image = { width: 4000, height: 2000 };

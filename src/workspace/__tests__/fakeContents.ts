@@ -88,9 +88,7 @@ export class FsContents implements ContentsLike {
         ...base,
         type: 'directory',
         format: content ? 'json' : null,
-        content: content
-          ? fs.readdirSync(full).map(n => this.model(path.posix.join(base.path, n), false))
-          : null
+        content: content ? fs.readdirSync(full).map(n => this.model(path.posix.join(base.path, n), false)) : null
       } as Contents.IModel;
     }
     const fmt = format ?? 'text';

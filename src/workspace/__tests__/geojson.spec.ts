@@ -3,7 +3,13 @@ import { maskToGeoJSON } from '../trace';
 import { IGNORE_LABEL } from '../../tokens';
 import { CLASSES, blobMask } from './helpers';
 
-const square = (x: number, y: number, s: number) => [[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]];
+const square = (x: number, y: number, s: number) => [
+  [x, y],
+  [x + s, y],
+  [x + s, y + s],
+  [x, y + s],
+  [x, y]
+];
 
 function feature(geometry: unknown, classification?: unknown) {
   return { type: 'Feature', id: 'abc', geometry, properties: { objectType: 'annotation', ...(classification ? { classification } : {}) } };
@@ -27,7 +33,16 @@ describe('parseGeoJSON (what QuPath exports)', () => {
       feature(multi, { names: ['Tumor', 'Positive'], color: [1, 2, 3] }),
       feature(poly, { name: 'Stroma', colorRGB: -3670016 }),
       feature({ type: 'Point', coordinates: [1, 2] }, gland),
-      feature({ type: 'LineString', coordinates: [[0, 0], [1, 1]] }, gland),
+      feature(
+        {
+          type: 'LineString',
+          coordinates: [
+            [0, 0],
+            [1, 1]
+          ]
+        },
+        gland
+      ),
       feature(poly)
     ]);
     expect(parsed.shapes.map(s => [s.className, s.polygons.length, s.polygons[0].length])).toEqual([
@@ -42,7 +57,22 @@ describe('parseGeoJSON (what QuPath exports)', () => {
   it('says what is wrong with input that is not GeoJSON features', () => {
     expect(() => parseGeoJSON('{oops')).toThrow(/not valid JSON/);
     expect(() => parseGeoJSON({ type: 'Polygon', coordinates: [] })).toThrow(/expected a FeatureCollection, a Feature or an array/);
-    expect(() => parseGeoJSON([feature({ type: 'Polygon', coordinates: [[[0, 0], [1, 'x']]] }, gland)])).toThrow(/feature 0, ring 0/);
+    expect(() =>
+      parseGeoJSON([
+        feature(
+          {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [0, 0],
+                [1, 'x']
+              ]
+            ]
+          },
+          gland
+        )
+      ])
+    ).toThrow(/feature 0, ring 0/);
   });
 
   it('maps class names to the model exactly, then ignoring case and spacing', () => {
@@ -96,11 +126,30 @@ describe('planImport', () => {
 
 describe('geoJSONProblems', () => {
   it('finds open rings, crossing edges, a missing colour and one-part MultiPolygons', () => {
-    const bowtie = [[0, 0], [10, 10], [10, 0], [0, 10], [0, 0]];
+    const bowtie = [
+      [0, 0],
+      [10, 10],
+      [10, 0],
+      [0, 10],
+      [0, 0]
+    ];
     const problems = geoJSONProblems({
       type: 'FeatureCollection',
       features: [
-        feature({ type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 1]]] }, { name: 'Gland', color: [1, 2, 3] }),
+        feature(
+          {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [0, 0],
+                [1, 0],
+                [1, 1],
+                [0, 1]
+              ]
+            ]
+          },
+          { name: 'Gland', color: [1, 2, 3] }
+        ),
         feature({ type: 'Polygon', coordinates: [bowtie] }, { name: 'Gland' }),
         feature({ type: 'MultiPolygon', coordinates: [[square(0, 0, 1)]] }, { name: 'Gland', color: [1, 2, 3] })
       ]

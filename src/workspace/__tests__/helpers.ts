@@ -43,7 +43,6 @@ export function runPython(code: string, args: string[] = [], input?: string): an
 export const describePython: jest.Describe = ((name: string, fn: () => void) => {
   const py = python();
   if (!py) {
-    // eslint-disable-next-line no-console
     console.warn(`skipping "${name}": ${PYTHON} is missing (CI=true would fail)`);
     return describe.skip(name, fn);
   }

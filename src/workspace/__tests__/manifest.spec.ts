@@ -29,7 +29,7 @@ const BAD: [string, (m: any) => void, RegExp][] = [
   ['date', m => (m.patches[0].created = 'yesterday'), /patches\[0\]\.created/]
 ];
 
-describe('manifest validation (the Python package\'s JSON Schema, through ajv)', () => {
+describe("manifest validation (the Python package's JSON Schema, through ajv)", () => {
   it('accepts a manifest built from a run', () => {
     expect(manifestErrors(good())).toEqual([]);
     expect(() => validateManifest(good())).not.toThrow();
@@ -84,11 +84,14 @@ describe('manifest validation (the Python package\'s JSON Schema, through ajv)',
 
 describePython('both validators agree', () => {
   it('jupyterlab_uga.corrections.validate_manifest accepts and refuses the same manifests', () => {
-    const cases = [good(), ...BAD.map(([, edit]) => {
-      const m = good();
-      edit(m);
-      return m;
-    })];
+    const cases = [
+      good(),
+      ...BAD.map(([, edit]) => {
+        const m = good();
+        edit(m);
+        return m;
+      })
+    ];
     const py: (string | null)[] = runPython(
       `
 import json, sys

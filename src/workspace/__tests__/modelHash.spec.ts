@@ -6,17 +6,17 @@ import { REPO, describePython, runPython, tempDir } from './helpers';
 const DEFAULT_MODEL = path.join(REPO, 'jupyterlab_uga/default_model');
 
 function hashDir(dir: string): Promise<string> {
-  return modelHash(new Uint8Array(fs.readFileSync(path.join(dir, 'model.json'))), async p =>
-    new Uint8Array(fs.readFileSync(path.join(dir, p)))
+  return modelHash(
+    new Uint8Array(fs.readFileSync(path.join(dir, 'model.json'))),
+    async p => new Uint8Array(fs.readFileSync(path.join(dir, p)))
   );
 }
 
 describePython('model hash = jupyterlab_uga.export.model_hash', () => {
   it('for the default model', async () => {
-    const py = runPython(
-      'import json, sys; from jupyterlab_uga.export import model_hash; print(json.dumps(model_hash(sys.argv[1])))',
-      [DEFAULT_MODEL]
-    );
+    const py = runPython('import json, sys; from jupyterlab_uga.export import model_hash; print(json.dumps(model_hash(sys.argv[1])))', [
+      DEFAULT_MODEL
+    ]);
     expect(py).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(await hashDir(DEFAULT_MODEL)).toBe(py);
   });

@@ -44,8 +44,8 @@ print(json.dumps(True))
 
 const rgb = (rgba: Uint8ClampedArray) => Array.from(rgba).filter((_, i) => i % 4 !== 3);
 
-describePython('TypeScript and Python read each other\'s corrections folders', () => {
-  it('TypeScript writes, load_corrections reads the same patches; annotations.geojson equals the Python writer\'s', async () => {
+describePython("TypeScript and Python read each other's corrections folders", () => {
+  it("TypeScript writes, load_corrections reads the same patches; annotations.geojson equals the Python writer's", async () => {
     const root = tempDir();
     const store = new CorrectionsStore({ contents: new FsContents(root), slidePath: 'X.svs' });
     const cs = fixture();
@@ -74,7 +74,7 @@ describePython('TypeScript and Python read each other\'s corrections folders', (
     expect(geoJSONProblems(py.annotations)).toEqual([]);
   });
 
-  it('Python writes, restore() reads the same patches; the panel\'s GeoJSON equals Python\'s file', async () => {
+  it("Python writes, restore() reads the same patches; the panel's GeoJSON equals Python's file", async () => {
     const root = tempDir();
     const cs = fixture();
     const r = run(0);
@@ -93,7 +93,9 @@ describePython('TypeScript and Python read each other\'s corrections folders', (
     const store = new CorrectionsStore({ contents: new FsContents(root), slidePath: 'X.svs' });
     const restored = await store.restore();
     expect(restored).not.toBeNull();
-    expect(restored!.patches.map(p => [p.id, p.status, p.rank, p.score, p.box])).toEqual(cs.map(c => [c.id, c.status, c.rank, c.score, c.box]));
+    expect(restored!.patches.map(p => [p.id, p.status, p.rank, p.score, p.box])).toEqual(
+      cs.map(c => [c.id, c.status, c.rank, c.score, c.box])
+    );
     restored!.patches.forEach((p, i) => {
       expect(Array.from(p.image)).toEqual(Array.from(cs[i].image));
       expect(Array.from(p.mask)).toEqual(Array.from(cs[i].mask));

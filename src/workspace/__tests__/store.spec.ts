@@ -17,8 +17,7 @@ function setup(resolveConflict?: (c: Conflict[]) => Promise<'mine' | 'theirs' | 
   const store = new CorrectionsStore({ contents, slidePath: 'slides/X.svs', resolveConflict });
   const dir = path.join(root, 'slides/X.svs.uga');
   const read = () => JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-  const files = () =>
-    fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).sort() : [];
+  const files = () => (fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).sort() : []);
   return { root, contents, store, dir, read, files };
 }
 
@@ -45,8 +44,16 @@ describe('CorrectionsStore: write and restore', () => {
     const outcome = await store.writeSuggestions(run(3));
     expect(outcome).toEqual({ saved: true, error: null });
     expect(files()).toEqual([
-      'annotations.geojson', 'manifest.json', 'masks', 'masks/p000.png', 'masks/p001.png', 'masks/p002.png',
-      'patches', 'patches/p000.png', 'patches/p001.png', 'patches/p002.png'
+      'annotations.geojson',
+      'manifest.json',
+      'masks',
+      'masks/p000.png',
+      'masks/p001.png',
+      'masks/p002.png',
+      'patches',
+      'patches/p000.png',
+      'patches/p001.png',
+      'patches/p002.png'
     ]);
     const m = validateManifest(read());
     expect(statuses(m)).toEqual({ p000: 'suggested', p001: 'suggested', p002: 'suggested' });
@@ -113,10 +120,19 @@ describe('CorrectionsStore: write and restore', () => {
     await store.writeSuggestions(r);
     const m = read();
     expect(statuses(m)).toEqual({ p000: 'corrected', p001: 'skipped', p002: 'suggested', 'p000.2': 'suggested' });
-    expect(files().filter(f => f.endsWith('.png'))).toEqual([
-      // p001 is kept as skipped with the mask the model predicted
-      'masks/p000.2.png', 'masks/p000.png', 'masks/p001.png', 'masks/p002.png', 'patches/p000.2.png', 'patches/p000.png', 'patches/p001.png', 'patches/p002.png'
-    ].sort());
+    expect(files().filter(f => f.endsWith('.png'))).toEqual(
+      [
+        // p001 is kept as skipped with the mask the model predicted
+        'masks/p000.2.png',
+        'masks/p000.png',
+        'masks/p001.png',
+        'masks/p002.png',
+        'patches/p000.2.png',
+        'patches/p000.png',
+        'patches/p001.png',
+        'patches/p002.png'
+      ].sort()
+    );
     expect(store.patches.map(p => p.id)).toEqual(['p000', 'p001', 'p002', 'p000.2']);
     // another patch size with reviewed patches present is refused, nothing written
     const other = run(1);
@@ -130,14 +146,50 @@ describe('CorrectionsStore: write and restore', () => {
     await store.writeSuggestions(run(2));
     await store.accept(corrected(0, 1));
     expect(await store.exportGeoJSON()).toEqual({ path: 'slides/X.svs.uga/annotations.geojson', features: 1 });
-    await store.recordModel({ version: '1', hash: 'sha256:' + 'cd'.repeat(32), parentHash: 'sha256:' + 'ab'.repeat(32), patches: ['p000'] });
+    await store.recordModel({
+      version: '1',
+      hash: 'sha256:' + 'cd'.repeat(32),
+      parentHash: 'sha256:' + 'ab'.repeat(32),
+      patches: ['p000']
+    });
     expect(read().models).toMatchObject([{ version: '1', path: 'models/1', patches: ['p000'] }]);
-    await expect(store.recordModel({ version: '2', path: '../x', hash: 'sha256:' + 'cd'.repeat(32) })).rejects.toThrow(/leaves the corrections folder/);
+    await expect(store.recordModel({ version: '2', path: '../x', hash: 'sha256:' + 'cd'.repeat(32) })).rejects.toThrow(
+      /leaves the corrections folder/
+    );
     fs.writeFileSync(
       path.join(root, 'slides/qupath.geojson'),
       JSON.stringify([
-        { type: 'Feature', geometry: { type: 'Polygon', coordinates: [[[0, 0], [64, 0], [64, 32], [0, 32], [0, 0]]] }, properties: { classification: { name: 'gland', color: [1, 2, 3] } } },
-        { type: 'Feature', geometry: { type: 'Polygon', coordinates: [[[0, 0], [5, 0], [5, 5], [0, 0]]] }, properties: { classification: { name: 'Tumor' } } }
+        {
+          type: 'Feature',
+          geometry: {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [0, 0],
+                [64, 0],
+                [64, 32],
+                [0, 32],
+                [0, 0]
+              ]
+            ]
+          },
+          properties: { classification: { name: 'gland', color: [1, 2, 3] } }
+        },
+        {
+          type: 'Feature',
+          geometry: {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [0, 0],
+                [5, 0],
+                [5, 5],
+                [0, 0]
+              ]
+            ]
+          },
+          properties: { classification: { name: 'Tumor' } }
+        }
       ])
     );
     const boxes: number[][] = [];
@@ -382,6 +434,11 @@ describe('CorrectionsStore: restore refuses and changes nothing', () => {
   it('a path leaving the folder', () => refused(m => (m.patches[0].mask = '../../secret.png'), /patches\[0\]\.mask: path/, 'unsafe-path'));
   it('an absolute path', () => refused(m => (m.patches[1].image = '/etc/passwd'), /absolute path/, 'unsafe-path'));
   it('a mask value that is no class', () =>
-    refused((_m, dir) => fs.writeFileSync(path.join(dir, 'masks/p000.png'), encodeGreyPng(new Uint8Array(SIZE * SIZE).fill(9), SIZE, SIZE)), /mask values \[9\]/, 'invalid'));
-  it('a missing mask of a corrected patch', () => refused((_m, dir) => fs.rmSync(path.join(dir, 'masks/p000.png')), /'corrected' but its mask/, 'invalid'));
+    refused(
+      (_m, dir) => fs.writeFileSync(path.join(dir, 'masks/p000.png'), encodeGreyPng(new Uint8Array(SIZE * SIZE).fill(9), SIZE, SIZE)),
+      /mask values \[9\]/,
+      'invalid'
+    ));
+  it('a missing mask of a corrected patch', () =>
+    refused((_m, dir) => fs.rmSync(path.join(dir, 'masks/p000.png')), /'corrected' but its mask/, 'invalid'));
 });

@@ -45,7 +45,13 @@ describe('traceRings / maskPolygons', () => {
     const rings = traceRings(w, h, i => mask[i] === 1);
     expect(rings).toHaveLength(2);
     const [outer, hole] = [...rings].sort((a, b) => ringArea(b) - ringArea(a));
-    expect(outer).toEqual([[1, 1], [5, 1], [5, 5], [1, 5], [1, 1]]);
+    expect(outer).toEqual([
+      [1, 1],
+      [5, 1],
+      [5, 5],
+      [1, 5],
+      [1, 1]
+    ]);
     expect(ringArea(outer)).toBe(16);
     expect(ringArea(hole)).toBe(-1);
   });
@@ -101,16 +107,21 @@ describe('rasterise round trip', () => {
   it('rasterises an arbitrary polygon by pixel centres, even-odd', () => {
     const m = new Uint8Array(10 * 10);
     // a diamond with a square hole
-    const diamond = [[5, 0], [10, 5], [5, 10], [0, 5], [5, 0]];
-    const hole = [[4, 4], [6, 4], [6, 6], [4, 6], [4, 4]];
-    const n = rasterizeRings(
-      [diamond, hole],
-      m,
-      10,
-      10,
-      [0, 0, 10, 10],
-      1
-    );
+    const diamond = [
+      [5, 0],
+      [10, 5],
+      [5, 10],
+      [0, 5],
+      [5, 0]
+    ];
+    const hole = [
+      [4, 4],
+      [6, 4],
+      [6, 6],
+      [4, 6],
+      [4, 4]
+    ];
+    const n = rasterizeRings([diamond, hole], m, 10, 10, [0, 0, 10, 10], 1);
     expect(n).toBe(count(m, 1));
     expect(m[5 * 10 + 5]).toBe(0); // in the hole
     expect(m[5 * 10 + 2]).toBe(1);
@@ -173,8 +184,9 @@ cases = json.load(sys.stdin)
 classes = cases["classes"]
 print(json.dumps([mask_to_geojson(np.array(c["mask"], np.uint8).reshape(c["h"], c["w"]), c["box"], classes) for c in cases["cases"]]))
 `.trim(),
-      []
-    , JSON.stringify({ classes: CLASSES, cases: cases.map(c => ({ mask: Array.from(c.mask), w: c.w, h: c.h, box: c.box })) }));
+      [],
+      JSON.stringify({ classes: CLASSES, cases: cases.map(c => ({ mask: Array.from(c.mask), w: c.w, h: c.h, box: c.box })) })
+    );
     const ts = cases.map(c => maskToGeoJSON(c.mask, c.w, c.h, c.box, CLASSES));
     expect(ts).toEqual(py);
     for (const fc of py) {
