@@ -12,8 +12,8 @@ export function createEngineWorkerRuntime(options: RuntimeOptions = {}): WorkerR
     throw new Error('Web Workers are not available');
   }
   // The bundler needs this exact shape; tsconfig.test.json (CommonJS) rejects import.meta, jest never loads this file.
-  // eslint-disable-next-line @typescript-eslint/ban-ts-comment
   // prettier-ignore
+  // eslint-disable-next-line @typescript-eslint/ban-ts-comment
   // @ts-ignore TS1343 under module=commonjs only
   const worker = new Worker(new URL('./engine.worker.js', import.meta.url), { name: 'uga-engine' });
   // The worker resolves URLs against its own script: hand it an absolute wasm folder.
