@@ -70,7 +70,7 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
       patches,
       version: '1',
       parentHash: 'sha256:' + '0'.repeat(64),
-      settings: { steps: opts.steps, lr: 0.02, batchSize: 4, flips: true, crop: null },
+      settings: { steps: opts.steps, lr: 0.02, batchSize: 4, flips: true, crop: null, batchNorm: 'frozen' },
       onProgress: p => progress.push(p.step)
     });
     expect(tf.memory().numTensors).toBe(before);
@@ -118,7 +118,7 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
       parent,
       patches,
       version: '2',
-      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null }
+      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null, batchNorm: 'frozen' }
     });
     const w0 = await weightsByName(parent);
     const w1 = await weightsByName(result.files);
@@ -130,7 +130,7 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
       parent,
       patches: redPatches(2, size),
       version: '2',
-      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null }
+      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 2, crop: null, batchNorm: 'frozen' }
     });
     const w2 = await weightsByName(labelled.files);
     expect(Array.from(w2.get('head/kernel')!)).not.toEqual(Array.from(w0.get('head/kernel')!));
@@ -145,7 +145,7 @@ export function trainingSuite(backend: string, opts: { steps: number }): void {
       patches: ignored,
       replay: redPatches(3, size, 9),
       version: '3',
-      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 4, replayRatio: 0.5, crop: null }
+      settings: { steps: 2, lr: 0.05, weightDecay: 0, batchSize: 4, replayRatio: 0.5, crop: null, batchNorm: 'frozen' }
     });
     const w0 = await weightsByName(parent);
     const w1 = await weightsByName(result.files);
