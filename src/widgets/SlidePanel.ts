@@ -4,6 +4,7 @@ import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import type { ServerConnection } from '@jupyterlab/services';
 import { SlideSession } from '../session/SlideSession';
 import type { SlideViewer } from './SlideViewer';
+import type { SlideSource } from '../slide/types';
 import type { IEngineService, ISlidePanel, ISlideSettings, MessageKind, SlideStatus } from '../tokens';
 
 /**
@@ -81,6 +82,9 @@ export class SlidePanel extends Widget implements ISlidePanel {
   }
   get viewer(): SlideViewer | null {
     return this.session.viewer;
+  }
+  get source(): SlideSource | null {
+    return this.session.source;
   }
   get path(): string {
     return this.session.path;
