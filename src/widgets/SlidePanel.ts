@@ -173,7 +173,7 @@ export class SlidePanel extends Widget implements ISlidePanel {
     if (!viewer) {
       return;
     }
-    viewer.statusChanged.connect((_, st) => {
+    const render = (st: typeof viewer.status) => {
       const info = this.session.source?.info;
       if (!info) {
         return;
@@ -190,7 +190,10 @@ export class SlidePanel extends Widget implements ISlidePanel {
         parts.push(`loading ${st.tilesLoading} tiles`);
       }
       this._statusLine.node.textContent = parts.join(' · ');
-    }, this);
+    };
+    // The first view is drawn before this runs: show its status at once, then follow changes.
+    render(viewer.status);
+    viewer.statusChanged.connect((_, st) => render(st), this);
   }
 
   private _onStatus(_: unknown, status: SlideStatus): void {
