@@ -38,8 +38,8 @@ build: venv node
 
 demo: build
 	bash scripts/make-demo-workspace.sh $(DEMO_DIR)
-	@echo "Open http://127.0.0.1:$(PORT)/lab (token printed below)"
-	cd $(DEMO_DIR) && ../$(JUPYTER) lab --no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.allow_root=True
+	@echo "Open http://127.0.0.1:$(PORT)/lab/tree/tutorial.ipynb (token printed below): the tutorial, the sample slide and the EBHI-Seg mosaic with its ground truth"
+	cd $(DEMO_DIR) && ../$(JUPYTER) lab --no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.allow_root=True --ServerApp.default_url=/lab/tree/tutorial.ipynb
 
 # Debian's chromium for Galata, and its SwiftShader Vulkan (with libvulkan1) for WebGPU tests.
 chromium:

@@ -42,6 +42,9 @@ export namespace CommandIDs {
   export const importGeoJSON = 'uga:import-geojson';
   export const fineTune = 'uga:fine-tune';
   export const cancelFineTune = 'uga:cancel-fine-tune';
+  export const switchModel = 'uga:switch-model';
+  export const chooseGroundTruth = 'uga:choose-ground-truth';
+  export const fillFromGroundTruth = 'uga:editor-fill-from-truth';
 }
 
 export type BackendChoice = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
@@ -65,6 +68,8 @@ export interface ISlideSettings {
   heatmap: 'entropy' | 'mutual_information' | 'std';
   heatmapOpacity: number;
   modelPath: string;
+  /** Seconds between looks for new model versions in the slide's folder; 0 = off. */
+  modelWatchSeconds: number;
   suggestions: number;
 }
 

@@ -188,6 +188,11 @@ export class CorrectionEditor extends Widget {
     this.model.setOpacity(value);
   }
 
+  /** Replace the mask (one undoable edit); see EditorModel.replaceMask. */
+  replaceMask(values: Uint8Array, label?: string): boolean {
+    return this.model.replaceMask(values, label);
+  }
+
   /** Emit `accepted` with the edited mask; returns the Correction handed out. */
   accept(): Correction {
     const result = this.model.result();

@@ -311,6 +311,30 @@ export class EditorModel {
     return r !== null;
   }
 
+  /**
+   * Replace the whole mask with `values` (e.g. the slide's ground truth), as
+   * one undoable edit. Pixels outside the slide (ignore from the start) stay
+   * ignore; `values` of IGNORE_LABEL leave a pixel as it is.
+   */
+  replaceMask(values: Uint8Array, label = 'replace'): boolean {
+    const d = this.mask.data;
+    if (values.length !== d.length) {
+      throw new Error(`replaceMask: ${values.length} values for a ${this.size} x ${this.size} mask`);
+    }
+    this.pointerCancel();
+    this.history.begin();
+    let changed = false;
+    for (let i = 0; i < d.length; i++) {
+      const v = values[i];
+      if (v !== IGNORE_LABEL && this.initial[i] !== IGNORE_LABEL && v < this.classes && d[i] !== v) {
+        d[i] = v;
+        changed = true;
+      }
+    }
+    this._record(changed ? { x: 0, y: 0, width: this.size, height: this.size } : null, label);
+    return changed;
+  }
+
   /** The edited patch as a Correction with status 'corrected' (a copy: later edits do not change it). */
   result(): Correction {
     this.pointerCancel();

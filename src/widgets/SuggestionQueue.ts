@@ -41,7 +41,8 @@ export class SuggestionQueue extends Widget {
       [CommandIDs.nextSuggestion, '›'],
       [CommandIDs.correctSuggestion, 'Correct'],
       [CommandIDs.skipSuggestion, 'Skip'],
-      [CommandIDs.fineTune, 'Fine-tune']
+      [CommandIDs.fineTune, 'Fine-tune'],
+      [CommandIDs.cancelFineTune, 'Cancel fine-tuning']
     ]) {
       const b = document.createElement('button');
       b.className = 'jp-mod-styled jp-uga-SuggestionQueue-button';
@@ -109,6 +110,10 @@ export class SuggestionQueue extends Widget {
   private _updateButtons(): void {
     for (const b of Array.from(this._actions.querySelectorAll<HTMLButtonElement>('button[data-command]'))) {
       b.disabled = !this._commands.isEnabled(b.dataset.command!, {});
+      // Cancel shows only while there is something to cancel.
+      if (b.dataset.command === CommandIDs.cancelFineTune) {
+        b.hidden = b.disabled;
+      }
     }
   }
 

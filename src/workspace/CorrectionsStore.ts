@@ -86,6 +86,8 @@ export interface ModelRecord {
   parentHash?: string | null;
   patches?: string[];
   settings?: Record<string, unknown>;
+  /** Dice against the slide's ground truth before and after the round (see docs/corrections-format.md). */
+  dice?: Record<string, unknown>;
 }
 
 export interface ImportOptions {
@@ -411,16 +413,37 @@ export class CorrectionsStore implements ICorrectionsStore, IDisposable {
     if (why) {
       throw new WorkspaceError('unsafe-path', `model ${record.version}: ${why}`);
     }
+    const previous = (manifest.models ?? []).find(m => m.version === record.version);
     const entry: ManifestModel = {
       version: record.version,
       path,
       hash: record.hash,
       parentHash: record.parentHash ?? null,
-      created: nowIso(),
+      // Recording the same version again (e.g. with its Dice) keeps its creation time.
+      created: previous?.created ?? nowIso(),
       patches: [...(record.patches ?? [])],
       settings: { ...(record.settings ?? {}) }
     };
+    if (record.dice) {
+      entry.dice = record.dice;
+    }
     manifest.models = [...(manifest.models ?? []).filter(m => m.version !== entry.version), entry];
+    this._gen++;
+    this._dirtyManifest = true;
+    return this.flush();
+  }
+
+  /**
+   * Add fields to an existing models[] entry (e.g. the Dice of a version the
+   * notebook wrote); false when the manifest has no entry for `version`.
+   */
+  async annotateModel(version: string, fields: { dice: Record<string, unknown> }): Promise<SaveOutcome | false> {
+    const manifest = this._requireManifest();
+    const entry = (manifest.models ?? []).find(m => m.version === version);
+    if (!entry) {
+      return false;
+    }
+    manifest.models = (manifest.models ?? []).map(m => (m === entry ? { ...m, dice: fields.dice } : m));
     this._gen++;
     this._dirtyManifest = true;
     return this.flush();

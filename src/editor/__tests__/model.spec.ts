@@ -147,4 +147,30 @@ describe('EditorModel', () => {
     }
     expect(m.isDirty).toBe(true); // older strokes were dropped from the history
   });
+
+  it('replaceMask takes the given classes as one undo step, keeping outside pixels ignore', () => {
+    const c = makeCorrection(8, 2, 0);
+    // The last row lies outside the slide: ignore from the start.
+    c.mask.fill(IGNORE_LABEL, 56);
+    const m = new EditorModel({ correction: c });
+    const truth = new Uint8Array(64).fill(1);
+    truth[0] = IGNORE_LABEL; // no truth there: left as it is
+    truth[1] = 7; // not a class: left as it is
+    expect(m.replaceMask(truth, 'ground truth')).toBe(true);
+    expect(m.mask.data[0]).toBe(0);
+    expect(m.mask.data[1]).toBe(0);
+    expect(count(m.mask.data, 1)).toBe(54);
+    expect(count(m.mask.data, IGNORE_LABEL)).toBe(8);
+    expect(m.isDirty).toBe(true);
+    expect(m.undo()).toBe(true);
+    expect(count(m.mask.data, 0)).toBe(56);
+    expect(m.isDirty).toBe(false);
+    expect(m.redo()).toBe(true);
+    expect(count(m.mask.data, 1)).toBe(54);
+    // The same again changes nothing and records nothing.
+    expect(m.replaceMask(truth)).toBe(false);
+    expect(m.undo()).toBe(true);
+    expect(m.undo()).toBe(false);
+    expect(() => m.replaceMask(new Uint8Array(3))).toThrow(/3 values/);
+  });
 });
