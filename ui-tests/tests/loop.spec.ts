@@ -80,7 +80,9 @@ test('correct two patches, fine-tune in the browser, switch, Dice per round; Pyt
     await panel.locator('[data-uga-editor] [data-uga-action="accept"]').click();
     await expect(panel.locator(`[data-uga-suggestion="${rank}"]`)).toHaveAttribute('data-uga-state', 'corrected');
   }
-  await expect.poll(async () => (await manifest(page, slide)).patches.filter((p: any) => p.status === 'corrected').length, { timeout: 30000 }).toBe(2);
+  await expect
+    .poll(async () => (await manifest(page, slide)).patches.filter((p: any) => p.status === 'corrected').length, { timeout: 30000 })
+    .toBe(2);
 
   // Fine-tune a few small steps (the page's tfjs backend; WASM falls back to CPU).
   const fineTune = panel.locator('button[data-command="uga:fine-tune"]');

@@ -106,9 +106,7 @@ function setup(acquire: (r: EngineRequest) => Promise<IEngineLease>) {
     },
     fileUrl: (p: string) => `http://x/files/${p}`,
     serverFetch: async (url: string) =>
-      url.endsWith('.mask.png')
-        ? new Response(TRUTH_PNG)
-        : new Response('nope', { status: 404, statusText: 'Not Found' }),
+      url.endsWith('.mask.png') ? new Response(TRUTH_PNG) : new Response('nope', { status: 404, statusText: 'Not Found' }),
     showMessage: (text: string, kind: string) => messages.push({ text, kind })
   };
   const engines: IEngineService = { acquire };
