@@ -97,7 +97,7 @@ export class ModelRoundsView extends Widget {
     table.className = 'jp-uga-ModelRounds-table';
     const names = rounds[rounds.length - 1].classNames;
     const head = table.createTHead().insertRow();
-    for (const h of ['version', ...names, 'mean', 'Δ mean']) {
+    for (const h of ['version', ...names, 'mean', 'Δ']) {
       const th = document.createElement('th');
       th.textContent = h;
       head.appendChild(th);

@@ -34,10 +34,15 @@ async function analyse(page: IJupyterLabPageFixture) {
   await expect(page.locator(PANEL)).toHaveAttribute('data-uga-analysis', 'done', { timeout: 180000 });
 }
 
+/** The slide's manifest, or an empty one while it is not written yet. */
 async function manifest(page: IJupyterLabPageFixture, slide: string): Promise<any> {
   return page.evaluate(async p => {
-    const m = await (window as any).jupyterapp.serviceManager.contents.get(p, { content: true, format: 'text', type: 'file' });
-    return JSON.parse(m.content);
+    try {
+      const m = await (window as any).jupyterapp.serviceManager.contents.get(p, { content: true, format: 'text', type: 'file' });
+      return JSON.parse(m.content);
+    } catch {
+      return { patches: [], models: [] };
+    }
   }, `${slide}.uga/manifest.json`);
 }
 
@@ -93,6 +98,9 @@ test('correct two patches, fine-tune in the browser, switch, Dice per round; Pyt
   expect(m1.version).toBe('1');
   expect(m1.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
   expect(m1.patches).toHaveLength(2);
+  // Trained where tfjs can train convolutions (WASM cannot: it falls back to CPU).
+  expect(['webgpu', 'webgl', 'cpu']).toContain(m1.settings.backend);
+  test.info().annotations.push({ type: 'fine-tune', description: JSON.stringify(m1.settings) });
   expect(await page.contents.fileExists(`${slide}.uga/models/1/model.json`)).toBe(true);
   // The panel switched to it and re-ran: a second Dice row, and the numbers in the manifest entry.
   await expect(panel).toHaveAttribute('data-uga-model', /\+ft1$/, { timeout: 180000 });
