@@ -8,11 +8,12 @@
 #   bash bench/bench-replicate.sh [--quick] [--model CKPT] [--data DIR] [any replicate.py option]
 #   make bench-replicate ARGS="--quick"
 #
-# Without --model it uses bench/replicate/out/models/late/model.pt and trains it first when
-# missing (bench/replicate/train_models.sh: ~15 min; --quick: a 2-minute model, good for
-# checking the pipeline only). Writes docs/replication.{json,md,png} (pass --out-json/--out-md/
-# --out-png elsewhere for trial runs), progress in bench/replicate/out/run (--work), and ends
-# with one key=value line. The whole table needs several hours on a busy 2-core machine: see
+# Without --model it uses the committed bench/replicate/models/late/model.pt and trains it first
+# when missing (bench/replicate/train_models.sh: ~15 min; --quick: a 2-minute model under
+# bench/replicate/out/, good for checking the pipeline only). Writes docs/replication.{json,md,png}
+# (pass --out-json/--out-md/--out-png elsewhere for trial runs), progress in the committed
+# bench/replicate/results/new-pathology/results.jsonl (--work; --resume continues it), and ends
+# with one key=value line. The whole table needs many hours on a busy 2-core machine: see
 # --plan / --max-minutes for a run that stops in time with what it finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +37,8 @@ if [ "$HAS_MODEL" = 0 ]; then
     [ -f "$MODEL" ] || OUT=bench/replicate/out/models-quick BUDGET=2 ONLY_MAIN=1 bash bench/replicate/train_models.sh
     EXTRA=(--model "$MODEL" --work bench/replicate/out/run-quick)
   else
-    MODEL=bench/replicate/out/models/late/model.pt
-    [ -f "$MODEL" ] || ONLY_MAIN=1 bash bench/replicate/train_models.sh
+    MODEL=bench/replicate/models/late/model.pt
+    [ -f "$MODEL" ] || OUT=bench/replicate/models ONLY_MAIN=1 bash bench/replicate/train_models.sh
     EXTRA=(--model "$MODEL")
   fi
 fi

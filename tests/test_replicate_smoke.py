@@ -38,7 +38,7 @@ def smoke(tmp_path_factory, ebhi_dir, torch_mod, node_tfjs, replicate_mod):
     old = {"metric": "old", "results": [{"strategy": s, "k": k, "seed": 0, "dice": 0.9, "dice_fg": 0.9, "dice_bg": 0.9}
                                         for s in ("uga_score", "random") for k in (0, 5)], "setup": {"split": {}}}
     (tmp / "out" / "replication.json").write_text(json.dumps(old))
-    result = replicate_mod.main([
+    args = [
         "--data", str(ebhi_dir), "--model", str(tmp / "model"), "--quick",
         "--pool-limit", "4", "--test-limit", "3", "--replay-limit", "4",
         "--k", "0,2", "--seeds", "1", "--samples", "3", "--ft-grid", "1:1e-3,2:1e-3", "--retrain-steps", "2", "--crop", "64",
@@ -46,7 +46,9 @@ def smoke(tmp_path_factory, ebhi_dir, torch_mod, node_tfjs, replicate_mod):
         "--dropout-study", str(tmp / "none.json"),
         "--out-json", str(tmp / "out" / "replication.json"), "--out-md", str(tmp / "out" / "replication.md"),
         "--out-png", str(tmp / "out" / "replication.png"),
-    ])
+    ]
+    result = replicate_mod.main(args)
+    (tmp / "args.json").write_text(json.dumps(args))
     return result, tmp
 
 
@@ -194,3 +196,26 @@ def test_train_class_filter(ebhi_dir):
     assert names and all(n.split("__")[0] in ("normal", "polyp") for n in names)
     with pytest.raises(ValueError, match="not in"):
         names_by_class(ebhi_dir / "pairs.csv", "source-val", ["Carcinoid"])
+
+
+def test_resume_skips_finished_runs_and_sets_other_models_aside(smoke, replicate_mod):
+    result, tmp = smoke
+    args = json.loads((tmp / "args.json").read_text())
+    results = tmp / "work" / "results.jsonl"
+    ranking = tmp / "work" / "split0" / "engine-ranking.json"
+    before = results.read_text()
+    stamp = ranking.stat().st_mtime_ns
+    assert all(r["model_hash"] == result["setup"]["model_hash"] for r in result["results"])
+    alien = {**result["results"][-1], "model_hash": "sha256:other", "seed": 99}
+    results.write_text(before + json.dumps(alien) + "\n")
+    again = replicate_mod.main(args + ["--resume"])
+    assert results.read_text() == before  # nothing rerun, nothing added; the other model's row left out
+    assert again["results"] == result["results"]
+    aside = list((tmp / "work").glob("results-other-model-*.jsonl"))
+    assert len(aside) == 1 and json.loads(aside[0].read_text())["seed"] == 99
+    assert ranking.stat().st_mtime_ns == stamp  # engine rankings reused, not recomputed
+    job = json.loads((tmp / "work" / "split0" / "engine-job.json").read_text())
+    moved = {**job, "model": job["model"], "images": ["/elsewhere/" + i.split("/")[-1] for i in job["images"]]}
+    assert replicate_mod.same_job(job, moved)  # a checkout elsewhere still reuses them
+    assert not replicate_mod.same_job({**job, "modelHash": "sha256:other"}, moved)
+    assert not replicate_mod.same_job(job, {**moved, "samples": job["samples"] + 1})

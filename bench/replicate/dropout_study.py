@@ -1,6 +1,6 @@
 """What Dropout placement makes the MC-dropout map worth, on the replication model.
 
-    python bench/replicate/dropout_study.py [--models bench/replicate/out/models] [--quick]
+    python bench/replicate/dropout_study.py [--models bench/replicate/models] [--quick]
 
 Variants (bench/replicate/train_models.sh): the replication model fine-tuned
 the same number of steps with Dropout (p = 0.2) at
@@ -39,7 +39,7 @@ from jupyterlab_uga.metrics import uncertainty_auroc  # noqa: E402
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=str(HERE / "out" / "models"))
+    p.add_argument("--models", default=str(HERE / "models"))
     p.add_argument("--variants", default="ft-late,ft-head,ft-decoder_bottleneck")
     p.add_argument("--data", default=None)
     p.add_argument("--pairs", default=None)

@@ -67,7 +67,13 @@ STRATEGIES = ("random", "entropy", "mutual_information", "uga_code", "uga_code_d
 DEFAULT_STRATEGIES = ("random", "entropy", "mutual_information", "uga_code", "uga_code_diverse")
 SOURCE_CLASSES = "Normal,Polyp,Low-grade IN,Serrated adenoma"
 TARGET_CLASSES = "Adenocarcinoma"
-DEFAULT_MODEL = HERE / "out" / "models" / "late" / "model.pt"
+# Committed (bench/replicate/models/late/: model.pt + history.json, ~1 MB, not in the wheel, which packages
+# jupyterlab_uga/ only); the tfjs export next to it is regenerated (deterministic, same hash).
+DEFAULT_MODEL = HERE / "models" / "late" / "model.pt"
+# Committed progress of the full table: results.jsonl (one row per finished run) and the engine rankings
+# per split; --resume continues from them in a later session.
+DEFAULT_WORK = HERE / "results" / "new-pathology"
+QUICK_WORK = HERE / "out" / "run-quick"
 METRIC = (
     "Dice per class pooled over all test pixels (deterministic eval-mode prediction, argmax); "
     "dice = mean of background and gland Dice; pool_dice = the same on the pool tiles with the corrected pixels ignored"
@@ -196,6 +202,23 @@ def load_start_model(path: Path):
     return net, norm, tfjs
 
 
+def same_job(old: Dict[str, Any], new: Dict[str, Any]) -> bool:
+    """Whether cached engine rankings answer this job: same settings, same tile names, same model weights
+    (by hash: the checkout may sit elsewhere, the tfjs export is regenerated)."""
+    from jupyterlab_uga.export import model_hash
+
+    def norm(job: Dict[str, Any]) -> Dict[str, Any]:
+        out = {k: v for k, v in job.items() if k not in ("model", "images", "modelHash")}
+        out["images"] = [Path(i).name for i in job.get("images", [])]
+        return out
+
+    try:
+        new_hash = model_hash(Path(new["model"]))
+    except Exception:  # noqa: BLE001 - no model there: not the same job
+        return False
+    return norm(old) == norm(new) and old.get("modelHash", new_hash if old.get("model") == new["model"] else None) == new_hash
+
+
 def run_engine(job: Dict[str, Any], work: Path) -> Dict[str, Any]:
     """Pool uncertainty + rankings from the TypeScript engine (npx tsx, wasm)."""
     job_path = work / "engine-job.json"
@@ -274,7 +297,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--plan", default=DEFAULT_PLAN,
                    help="priority of recipe/patch/K/seeds items (others of the grid follow, ft first); inside an item every "
                         "seed runs over every split seed and strategy, so partial results stay seed-matched")
-    p.add_argument("--work", default=str(HERE / "out" / "run"), help="progress, rankings and corrections folders")
+    p.add_argument("--work", default=None,
+                   help="progress (results.jsonl), rankings and corrections folders (default bench/replicate/results/new-pathology, "
+                        "committed so --resume continues across sessions; --quick: bench/replicate/out/run-quick)")
     p.add_argument("--resume", action="store_true", help="keep <work>/results.jsonl and skip the runs it has")
     p.add_argument("--keep-folders", action="store_true", help="keep every corrections folder (default: only in --quick)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop starting runs after this long (results so far are written)")
@@ -297,6 +322,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
             args.ft_grid = "5:1e-3,10:1e-3"
         args.retrain_steps = min(args.retrain_steps, 10)
         args.keep_folders = True
+    args.work = args.work or str(QUICK_WORK if args.quick else DEFAULT_WORK)
     out_dir = HERE / "out" / "quick" if args.quick else REPO / "docs"
     args.out_json = args.out_json or str(out_dir / "replication.json")
     args.out_md = args.out_md or str(out_dir / "replication.md")
@@ -318,6 +344,7 @@ class Experiment:
         self.args, self.root, self.rows, self.base, self.norm, self.tfjs_dir, self.work = args, root, rows, base, norm, tfjs_dir, work
         self.target, self.excluded = select_target(rows, args.source_classes, args.target_classes, args.target_splits)
         self.splits: Dict[int, Dict[str, Any]] = {}
+        self.model_hash = model_entry(tfjs_dir)["hash"]
 
     def split(self, split_seed: int) -> Dict[str, Any]:
         if split_seed in self.splits:
@@ -350,11 +377,14 @@ class Experiment:
             "backend": "wasm",
         }
         job_file = work / "engine-job.json"
-        if a.resume and cached.is_file() and job_file.is_file() and json.loads(job_file.read_text()) == job:
+        if a.resume and cached.is_file() and job_file.is_file() and same_job(json.loads(job_file.read_text()), job):
             d["engine"] = json.loads(cached.read_text())
         else:
             d["engine"] = run_engine(job, work)
-        d["engine_seconds"] = round(time.time() - t0, 1)
+            d["engine"]["wallSeconds"] = round(time.time() - t0, 1)
+            (work / "engine-job.json").write_text(json.dumps({**job, "modelHash": model_entry(self.tfjs_dir)["hash"]}))
+            cached.write_text(json.dumps(d["engine"]))
+        d["engine_seconds"] = d["engine"].get("wallSeconds", round(time.time() - t0, 1))
         log(
             f"split {split_seed}: pool {len(pool)} tiles / {len(pool_cases)} cases, test {len(test)} tiles / {len(test_cases)} cases; "
             f"floor test dice {d['floor']['dice']:.4f} (fg {d['floor']['dice_fg']:.4f}), pool dice {d['floor']['pool_dice_all']:.4f}; "
@@ -437,7 +467,7 @@ class Experiment:
             "picked_tiles": len({b[0] for b in boxes}),
             "picked_cases": len({d["pool"][b[0]]["case"] for b in boxes}),
             "finetune_seconds": net.finetune_info["seconds"], "steps": recipe["steps"], "lr": recipe["lr"],
-            "replay_ratio": round(ratio, 4), "load": loadavg(),
+            "replay_ratio": round(ratio, 4), "load": loadavg(), "model_hash": self.model_hash,
         }
         if not a.keep_folders:
             shutil.rmtree(folder, ignore_errors=True)
@@ -512,6 +542,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     done_rows: List[Dict[str, Any]] = []
     if args.resume and results_path.is_file():
         done_rows = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
+        other = [r for r in done_rows if r.get("model_hash") != exp.model_hash]
+        if other:
+            # Rows of another starting model answer another question: set them aside, never mix them in.
+            aside = results_path.with_name(f"results-other-model-{int(time.time())}.jsonl")
+            aside.write_text("".join(json.dumps(r) + "\n" for r in other))
+            done_rows = [r for r in done_rows if r.get("model_hash") == exp.model_hash]
+            results_path.write_text("".join(json.dumps(r) + "\n" for r in done_rows))
+            log(f"--resume: {len(other)} rows of another model moved to {aside.name}; {len(done_rows)} kept")
+        log(f"--resume: {len(done_rows)} runs already in {results_path}")
     elif results_path.exists():
         results_path.unlink()
     done_keys = {(r["split_seed"], r["patch"], r["strategy"], r["k"], r["seed"], r["recipe"]) for r in done_rows}

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Train the replication model (benign + low-grade classes of source-train, checkpoint on the
 # same classes of source-val, the default model's recipe) and the Dropout-placement variants
-# (fine-tuned from it with Dropout moved; same steps each), under bench/replicate/out/models.
+# (fine-tuned from it with Dropout moved; same steps each), under bench/replicate/models (committed:
+# late/model.pt + history.json is the replication model replicate.py starts from; not in the wheel).
 #   bash bench/replicate/train_models.sh
 # Env: OUT (folder), CLASSES, BUDGET (minutes, replication model), VEPOCHS (epochs per variant),
 # THREADS, ONLY_MAIN=1 (skip the variants: all replicate.py needs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
-OUT=${OUT:-bench/replicate/out/models}
+OUT=${OUT:-bench/replicate/models}
 CLASSES=${CLASSES:-Normal,Polyp,Low-grade IN,Serrated adenoma}
 BUDGET=${BUDGET:-14}      # minutes for the replication model (the default model had 20)
 VEPOCHS=${VEPOCHS:-4}     # epochs per Dropout variant
