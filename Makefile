@@ -12,7 +12,7 @@ DEMO_DIR ?= .demo-workspace
 export UGA_DATA
 
 PY_DEPS := 'jupyterlab>=4.6,<4.7' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.9' 'hatch-nodejs-version>=0.3.2' editables \
-	'torch==2.13.0' numpy pillow pytest ruff nbclient nbformat ipykernel matplotlib tifffile imagecodecs
+	'torch==2.13.0' 'onnx==1.23.2' numpy pillow pytest ruff nbclient nbformat ipykernel matplotlib tifffile imagecodecs
 
 .PHONY: setup venv node build demo test lint test-js test-py test-wheel test-ui chromium bench-open bench-engine bench-replicate bench-finetune clean
 

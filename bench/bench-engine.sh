@@ -8,8 +8,10 @@
 # the same architecture when that is not there. --backend webgpu is for a GPU
 # machine: Node's `webgpu` package over the system Vulkan driver (set
 # VK_ICD_FILENAMES yourself if needed); on CPU-only machines the tiny WebGPU
-# row runs on SwiftShader. PyTorch (naive MC, and the same prefix caching) runs
-# inside the timing loop, interleaved with the tfjs contenders. Prints ratios
+# row runs on SwiftShader. PyTorch (naive MC, and the same prefix caching) and
+# onnxruntime-web WASM (the same weights exported with torch.onnx; naive, and
+# the same prefix/suffix split) run inside the timing loop, interleaved with the
+# tfjs contenders. --ort-threads N passes through (default 1). Prints ratios
 # and ends with one key=value line (with the load average).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +57,13 @@ TORCH_ARGS=()
 if "$PY" -c 'import torch' 2>/dev/null; then
   # PyTorch runs inside the Node benchmark's timing loop, one process per round.
   TORCH_ARGS=(--python "$PY" --torch-threads "$THREADS" --torch-json "$WORK/torch.json" --torch-probs "$WORK/torch-probs.f32")
+  # onnxruntime-web contenders: the same weights exported with torch.onnx (needs the onnx package).
+  if "$PY" -c 'import onnx' 2>/dev/null; then
+    TORCH_ARGS+=(--onnx-dir "$WORK/onnx")
+  else
+    echo "no onnx in $PY: onnxruntime-web contenders skipped"
+    TORCH_ARGS+=(--no-ort)
+  fi
 else
   echo "no torch in $PY: PyTorch contenders skipped"
 fi
@@ -68,7 +77,7 @@ if [ "$BACKEND" != webgpu ] && [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f /usr/lib/c
   fi
 fi
 
-echo "== engine, contenders interleaved (ours, tfjs naive, one pass, PyTorch naive and cached) =="
+echo "== engine, contenders interleaved (ours, tfjs naive, one pass, PyTorch naive and cached, onnxruntime-web naive and split) =="
 # shellcheck disable=SC2086
 npx tsx bench/engine/bench.ts --model "$MODEL" --images $IMAGES --samples "$SAMPLES" --backend "$BACKEND" \
   --backends "$BACKENDS" "${TORCH_ARGS[@]}" "${EXTRA[@]}"

@@ -7,7 +7,9 @@
  *      naive  = McDropout with cachePrefix=false (T full passes, dropout only)
  *      det    = one deterministic pass (model.predict)
  *    and the PyTorch naive-MC reference measured by torch_reference.py on the
- *    same patches and weights (read from --torch-json);
+ *    same patches and weights (read from --torch-json), and onnxruntime-web
+ *    (WASM) on the same weights exported to ONNX by onnx_export.py, naive and
+ *    with the same prefix/suffix split (ort.ts);
  * 2. every available backend on a tiny input (same weights, model input
  *    resized): wasm, cpu, webgpu (SwiftShader when no GPU).
  *
@@ -22,6 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendName, initBackend } from '../../src/engine/backends';
 import { McDropout, PatchPixels } from '../../src/engine/mcdropout';
 import { SegmentationModel, loadSegmentationModel } from '../../src/engine/model';
+import { OrtContenders, exportOnnx } from './ort';
 
 interface Args {
   model: string;
@@ -40,6 +43,11 @@ interface Args {
   repeats: number;
   /** Also measure the same weights with only the last Dropout active (the cheapest late placement). */
   lastDropoutOnly: boolean;
+  /** Folder for the ONNX export (onnxruntime-web contenders need --python with torch and onnx). */
+  onnxDir?: string;
+  /** onnxruntime-web WASM threads (1 = like tfjs WASM here: no cross-origin isolation). */
+  ortThreads: number;
+  noOrt: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -68,7 +76,10 @@ function parseArgs(argv: string[]): Args {
     torchThreads: Number(get('torch-threads') ?? 0),
     maxBatch: get('max-batch') ? Number(get('max-batch')) : undefined,
     repeats: Number(get('repeats') ?? 2),
-    lastDropoutOnly: argv.includes('--last-dropout-only')
+    lastDropoutOnly: argv.includes('--last-dropout-only'),
+    onnxDir: get('onnx-dir'),
+    ortThreads: Number(get('ort-threads') ?? 1),
+    noOrt: argv.includes('--no-ort')
   };
 }
 
@@ -208,14 +219,21 @@ async function measure(
   model: SegmentationModel,
   patches: PatchPixels[],
   args: Args,
-  withTorch = false
-): Promise<Row & { torch: TorchRound | null; cpu: { ours: number; naive: number; det: number } }> {
+  withTorch = false,
+  onnx: OrtContenders | null = null
+): Promise<Row & { torch: TorchRound | null; cpu: { ours: number; naive: number; det: number }; ort: OrtTimes | null }> {
   const ours = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch });
   const naive = new McDropout(model, { samples: args.samples, seed: 1, maxBatch: args.maxBatch, cachePrefix: false });
   // Warm-up: kernel compilation, allocations.
   await ours.run(patches.slice(0, 1));
   await naive.run(patches.slice(0, 1));
   await deterministicPass(model, patches.slice(0, 1));
+  if (onnx) {
+    await onnx.naive(patches.slice(0, 1), 2);
+    await onnx.cached(patches.slice(0, 1), 2);
+    await onnx.deterministic(patches.slice(0, 1));
+  }
+  const ortBest: OrtTimes = { naive: Infinity, cached: Infinity, det: Infinity, naiveCpu: Infinity, cachedCpu: Infinity, detCpu: Infinity };
   const before = tf.memory().numTensors;
   const best = { ours: Infinity, naive: Infinity, det: Infinity };
   // CPU seconds too: on a shared machine wall time includes waiting for a core
@@ -253,6 +271,14 @@ async function measure(
     cpu.naive = Math.min(cpu.naive, lastCpu);
     best.det = Math.min(best.det, await time(() => deterministicPass(model, patches)));
     cpu.det = Math.min(cpu.det, lastCpu);
+    if (onnx) {
+      ortBest.naive = Math.min(ortBest.naive, await time(() => onnx.naive(patches, args.samples)));
+      ortBest.naiveCpu = Math.min(ortBest.naiveCpu, lastCpu);
+      ortBest.cached = Math.min(ortBest.cached, await time(() => onnx.cached(patches, args.samples)));
+      ortBest.cachedCpu = Math.min(ortBest.cachedCpu, lastCpu);
+      ortBest.det = Math.min(ortBest.det, await time(() => onnx.deterministic(patches)));
+      ortBest.detCpu = Math.min(ortBest.detCpu, lastCpu);
+    }
   }
   if (tf.memory().numTensors !== before) {
     throw new Error(`tensor leak on ${backend}: ${before} -> ${tf.memory().numTensors}`);
@@ -265,8 +291,19 @@ async function measure(
     naive_s: best.naive,
     det_s: best.det,
     torch,
-    cpu
+    cpu,
+    ort: onnx ? ortBest : null
   };
+}
+
+/** Best wall and CPU seconds of the onnxruntime-web contenders. */
+interface OrtTimes {
+  naive: number;
+  cached: number;
+  det: number;
+  naiveCpu: number;
+  cachedCpu: number;
+  detCpu: number;
 }
 
 /** Multiply-adds per patch of the prefix (once) and suffix (per sample), from the conv layers. */
@@ -345,8 +382,48 @@ async function main(): Promise<void> {
   log(
     `prefix caching: ${plan.prefix.length} layers once per patch, ${plan.suffix.length} layers per sample (${plan.suffix.map(n => n.outboundLayer.name).join(' ')})`
   );
-  const main = await measure(mainBackend, model, patches, args, true);
+  let onnx: OrtContenders | null = null;
+  if (args.python && !args.noOrt) {
+    try {
+      const dir = args.onnxDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'uga-onnx-'));
+      const info = exportOnnx(args.python, args.model, dir);
+      onnx = await OrtContenders.create(info, model.metadata.normalization, args.ortThreads);
+      log(
+        `ONNX (torch.onnx.export, legacy exporter, opset ${info.opset}): prefix ${info.prefix_channels} channels; suffix ops ${Object.entries(
+          info.ops.suffix
+        )
+          .map(([k, v]) => `${k}x${v}`)
+          .join(' ')}; ${onnx.label}`
+      );
+    } catch (err) {
+      log(`onnxruntime-web contenders skipped: ${(err as Error).message}`);
+    }
+  }
+  const main = await measure(mainBackend, model, patches, args, true, onnx);
   const macs = countMacs(model);
+  // onnxruntime-web against tfjs: deterministic probabilities, and the MC mean of both caching contenders.
+  const ortCheck = { det: NaN, mcMean: NaN, mcMax: NaN };
+  if (onnx) {
+    const tfDet = await deterministicPass(model, patches.slice(0, 1));
+    const ortDet = await onnx.deterministic(patches.slice(0, 1));
+    ortCheck.det = 0;
+    for (let i = 0; i < tfDet.length; i++) {
+      ortCheck.det = Math.max(ortCheck.det, Math.abs(tfDet[i] - ortDet[i]));
+    }
+    const ours = new McDropout(model, { samples: args.samples, seed: 2 });
+    const [a] = await ours.run(patches.slice(0, 1));
+    ours.dispose();
+    const [b] = await onnx.cached(patches.slice(0, 1), args.samples);
+    let sum = 0;
+    ortCheck.mcMax = 0;
+    for (let i = 0; i < a.meanProb.length; i++) {
+      const d = Math.abs(a.meanProb[i] - b.meanProb[i]);
+      sum += d;
+      ortCheck.mcMax = Math.max(ortCheck.mcMax, d);
+    }
+    ortCheck.mcMean = sum / a.meanProb.length;
+    await onnx.dispose();
+  }
   let parity = NaN;
   if (args.torchProbs && fs.existsSync(args.torchProbs)) {
     const ref = new Float32Array(fs.readFileSync(args.torchProbs).buffer.slice(0));
@@ -390,6 +467,12 @@ async function main(): Promise<void> {
   if (torch) {
     log(`| PyTorch CPU, one deterministic pass | ${torch.deterministic_s.toFixed(3)} | ${mpx(main, torch.deterministic_s).toFixed(4)} |`);
   }
+  const ortT = main.ort;
+  if (ortT) {
+    log(`| onnxruntime-web WASM, same prefix/suffix split | ${ortT.cached.toFixed(3)} | ${mpx(main, ortT.cached).toFixed(4)} |`);
+    log(`| onnxruntime-web WASM, naive MC (T full passes) | ${ortT.naive.toFixed(3)} | ${mpx(main, ortT.naive).toFixed(4)} |`);
+    log(`| onnxruntime-web WASM, one deterministic pass | ${ortT.det.toFixed(3)} | ${mpx(main, ortT.det).toFixed(4)} |`);
+  }
   const speedupNaive = main.naive_s / main.ours_s;
   const speedupTorch = torch ? torch.naive_mc_s / main.ours_s : NaN;
   const speedupTorchCached = torch ? torch.cached_mc_s / main.ours_s : NaN;
@@ -401,6 +484,17 @@ async function main(): Promise<void> {
   log(`ours vs tfjs naive MC: ${speedupNaive.toFixed(2)}x faster`);
   log(`ours vs PyTorch naive MC: ${torch ? speedupTorch.toFixed(2) + 'x faster' : 'n/a (no torch reference)'}`);
   log(`ours vs PyTorch with the same prefix caching: ${torch ? speedupTorchCached.toFixed(2) + 'x' : 'n/a'}`);
+  if (ortT) {
+    log(
+      `ours vs onnxruntime-web WASM: ${(ortT.cached / main.ours_s).toFixed(2)}x its prefix/suffix split (CPU time ${(ortT.cachedCpu / main.cpu.ours).toFixed(2)}x), ${(ortT.naive / main.ours_s).toFixed(2)}x its naive MC (CPU time ${(ortT.naiveCpu / main.cpu.ours).toFixed(2)}x); one deterministic pass: onnxruntime ${ortT.det.toFixed(3)} s vs tfjs ${main.det_s.toFixed(3)} s`
+    );
+    log(
+      `onnxruntime-web vs tfjs: deterministic probabilities (patch 0) max |diff| = ${ortCheck.det.toExponential(2)}; MC mean probability, its split vs ours (different masks, T=${args.samples}): mean |diff| ${ortCheck.mcMean.toExponential(2)}, max ${ortCheck.mcMax.toFixed(3)}`
+    );
+    log(
+      `CPU seconds, onnxruntime-web: split ${ortT.cachedCpu.toFixed(2)}, naive ${ortT.naiveCpu.toFixed(2)}, one pass ${ortT.detCpu.toFixed(2)}; T=${args.samples} cost in its deterministic passes: split ${(ortT.cached / ortT.det).toFixed(2)}`
+    );
+  }
   log(
     `model: ${(macs.total / (main.size * main.size)).toFixed(0)} MACs per pixel, suffix ${((100 * macs.suffix) / macs.total).toFixed(1)} %; ours achieves ${gflops.toFixed(2)} GFLOP/s (useful flops only)`
   );
@@ -458,6 +552,8 @@ async function main(): Promise<void> {
     speedup_vs_tfjs_naive: speedupNaive.toFixed(2),
     speedup_vs_pytorch_naive: torch ? speedupTorch.toFixed(2) : 'NA',
     speedup_vs_pytorch_cached: torch ? speedupTorchCached.toFixed(2) : 'NA',
+    speedup_vs_ort_cached: ortT ? (ortT.cached / main.ours_s).toFixed(2) : 'NA',
+    speedup_vs_ort_naive: ortT ? (ortT.naive / main.ours_s).toFixed(2) : 'NA',
     t20_over_deterministic: t20.toFixed(2),
     pytorch_cached_t20_over_deterministic: torch ? (torch.cached_mc_s / torch.deterministic_s).toFixed(2) : 'NA',
     gflops_achieved: gflops.toFixed(2),
@@ -469,7 +565,14 @@ async function main(): Promise<void> {
       .loadavg()
       .map(v => v.toFixed(2))
       .join('/'),
-    parity_max_abs_diff: Number.isNaN(parity) ? 'NA' : parity.toExponential(2)
+    parity_max_abs_diff: Number.isNaN(parity) ? 'NA' : parity.toExponential(2),
+    ort_cached_mpx_s: ortT ? mpx(main, ortT.cached).toFixed(4) : 'NA',
+    ort_naive_mpx_s: ortT ? mpx(main, ortT.naive).toFixed(4) : 'NA',
+    ort_det_s: ortT ? ortT.det.toFixed(3) : 'NA',
+    speedup_vs_ort_cached_cpu: ortT ? (ortT.cachedCpu / main.cpu.ours).toFixed(2) : 'NA',
+    speedup_vs_ort_naive_cpu: ortT ? (ortT.naiveCpu / main.cpu.ours).toFixed(2) : 'NA',
+    ort_threads: ortT ? String(args.ortThreads) : 'NA',
+    ort_parity_max_abs_diff: ortT ? ortCheck.det.toExponential(2) : 'NA'
   };
   if (lastOnly) {
     kv.last_dropout_only_t20_over_deterministic = (lastOnly.ours_s / lastOnly.det_s).toFixed(2);
