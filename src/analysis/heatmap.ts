@@ -27,6 +27,16 @@ export function rampColor(v: number): [number, number, number] {
   return [last[1], last[2], last[3]];
 }
 
+const RAMP_STEPS = 1024;
+/** rampColor at RAMP_STEPS evenly spaced values (0 and 1 exact). */
+const RAMP_LUT = (() => {
+  const lut = new Uint8Array(RAMP_STEPS * 3);
+  for (let i = 0; i < RAMP_STEPS; i++) {
+    lut.set(rampColor(i / (RAMP_STEPS - 1)), i * 3);
+  }
+  return lut;
+})();
+
 export interface HeatmapOptions {
   /** Values below this are fully transparent (confident pixels stay readable). */
   floor?: number;
@@ -54,10 +64,11 @@ export function heatmapRGBA(values: Float32Array, width: number, height: number,
       continue;
     }
     const t = Math.min(1, v);
-    const [r, g, b] = rampColor(t);
-    out[i * 4] = r;
-    out[i * 4 + 1] = g;
-    out[i * 4 + 2] = b;
+    // A lookup table instead of rampColor per pixel: no allocation in a loop over millions of pixels.
+    const k = Math.round(t * (RAMP_STEPS - 1)) * 3;
+    out[i * 4] = RAMP_LUT[k];
+    out[i * 4 + 1] = RAMP_LUT[k + 1];
+    out[i * 4 + 2] = RAMP_LUT[k + 2];
     out[i * 4 + 3] = Math.round(80 + 175 * t);
   }
   return out;

@@ -2,7 +2,8 @@ import Konva from 'konva';
 import type { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { heatmapRGBA, maskRGBA, measureScale, measureValues, MeasureScale } from '../analysis/heatmap';
-import { predictedClasses } from '../uncertainty/maps';
+import { resultLabels } from '../session/patches';
+import { nextTask } from './nextTask';
 import type { RegionTileResult } from '../engine/region';
 import type { AnalysisResult, CorrectionStatus, ISlideSession, ISlideSettings } from '../tokens';
 
@@ -92,14 +93,27 @@ export class AnalysisOverlays implements IDisposable {
 
   private _onResult(_: unknown, result: AnalysisResult | null): void {
     if (!result) {
+      this._drawRun++;
       this._removeLayers();
       this._scale = null;
       return;
     }
-    this._labels = predictedClasses(result.region.maps);
-    this._drawHeatmap();
-    this._drawMask();
+    // Each layer in its own task: together they are one long main-thread task on a large map.
+    const run = ++this._drawRun;
     this._drawBoxes();
+    this._drawHeatmap();
+    void (async () => {
+      await nextTask();
+      if (run !== this._drawRun || this._disposed) {
+        return;
+      }
+      this._labels = resultLabels(result.region);
+      await nextTask();
+      if (run !== this._drawRun || this._disposed) {
+        return;
+      }
+      this._drawMask();
+    })();
   }
 
   private _onSettings(_: unknown, s: ISlideSettings): void {
@@ -292,6 +306,7 @@ export class AnalysisOverlays implements IDisposable {
   private _boxLayer: Konva.Layer | null = null;
   private _correctionLayer: Konva.Layer | null = null;
   private _labels: Uint8Array | null = null;
+  private _drawRun = 0;
   private _scale: MeasureScale | null = null;
   private _lastSettings: ISlideSettings | null = null;
   private _disposed = false;

@@ -3,6 +3,7 @@ import type { CommandRegistry } from '@lumino/commands';
 import { drawThumbnail } from '../editor/correction';
 import { correctionFor } from '../session/patches';
 import { CommandIDs } from '../tokens';
+import { nextTask } from './nextTask';
 import type { ISlideSession, ReviewItem } from '../tokens';
 
 const THUMB = 72;
@@ -255,7 +256,17 @@ export class SuggestionQueue extends Widget {
       const s = item.suggestion;
       let c = this._thumbs.get(s.rank);
       if (!c) {
-        c = correctionFor(source, result.region, s, result.model.metadata.classes, item.status, this._abort.signal);
+        // One thumbnail per task (read, resample, draw): all at once are one long main-thread task.
+        const signal = this._abort.signal;
+        c = this._thumbChain.then(async () => {
+          await nextTask();
+          signal.throwIfAborted();
+          return correctionFor(source, result.region, s, result.model.metadata.classes, item.status, signal);
+        });
+        this._thumbChain = c.then(
+          () => undefined,
+          () => undefined
+        );
         this._thumbs.set(s.rank, c);
       }
       const base = await c;
@@ -278,6 +289,7 @@ export class SuggestionQueue extends Widget {
   private _list: HTMLOListElement;
   private _empty: HTMLDivElement;
   private _thumbs = new Map<number, ReturnType<typeof correctionFor>>();
+  private _thumbChain: Promise<void> = Promise.resolve();
   private _abort = new AbortController();
 }
 
