@@ -51,8 +51,8 @@ test: chromium build lint test-js test-py test-wheel test-ui
 
 # eslint (typescript-eslint) + prettier for TypeScript, ruff for Python.
 lint: node venv
-	npx eslint src ui-tests/tests bench
-	npx prettier --check 'src/**/*.ts' 'ui-tests/tests/**/*.ts' 'bench/**/*.ts' 'style/**/*.css'
+	npx eslint src ui-tests/tests ui-tests/bench bench
+	npx prettier --check 'src/**/*.ts' 'ui-tests/tests/**/*.ts' 'ui-tests/bench/**/*.ts' 'bench/**/*.ts' 'style/**/*.css'
 	$(VENV)/bin/ruff check jupyterlab_uga tests bench scripts ui-tests
 
 test-js: node chromium
@@ -78,6 +78,11 @@ bench-engine: build
 .PHONY: bench-engine-browser
 bench-engine-browser: build
 	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-engine-browser.sh $(ARGS)
+
+# Main-thread long tasks in the real panel (JupyterLab on port 8888, headless Chromium).
+.PHONY: bench-panel
+bench-panel: build chromium
+	bash bench/bench-panel.sh
 
 bench-replicate: build
 	PATH=$(abspath $(VENV))/bin:$$PATH bash bench/bench-replicate.sh $(ARGS)

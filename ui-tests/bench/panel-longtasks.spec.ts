@@ -43,10 +43,10 @@ test('panel long tasks during a whole analysis', async ({ page, tmpPath }) => {
   await cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
   await cdp.send('Profiler.start');
   const t0 = await page.evaluate(() => performance.now());
-  await page.evaluate(
-    ([backend, samples]) => (window as any).jupyterapp.commands.execute('uga:analyze-view', { backend, samples }),
-    [BACKEND, SAMPLES] as const
-  );
+  await page.evaluate(([backend, samples]) => (window as any).jupyterapp.commands.execute('uga:analyze-view', { backend, samples }), [
+    BACKEND,
+    SAMPLES
+  ] as const);
   await expect(panel).toHaveAttribute('data-uga-analysis', 'done', { timeout: 900000 });
   const tDone = await page.evaluate(() => performance.now());
   // What follows a result: overlays, thumbnails, the workspace write.
@@ -85,8 +85,12 @@ test('panel long tasks during a whole analysis', async ({ page, tmpPath }) => {
   }
   const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20);
   console.log(`analysis ${((tDone - t0) / 1000).toFixed(1)} s, ${BACKEND}, T = ${SAMPLES}`);
-  console.log(`during analysis: ${during.count} long tasks, longest ${during.longest.toFixed(0)} ms, blocking ${during.blocking.toFixed(0)} ms`);
-  console.log(`after the result (overlays, queue, writes): ${after.count} long tasks, longest ${after.longest.toFixed(0)} ms, blocking ${after.blocking.toFixed(0)} ms`);
+  console.log(
+    `during analysis: ${during.count} long tasks, longest ${during.longest.toFixed(0)} ms, blocking ${during.blocking.toFixed(0)} ms`
+  );
+  console.log(
+    `after the result (overlays, queue, writes): ${after.count} long tasks, longest ${after.longest.toFixed(0)} ms, blocking ${after.blocking.toFixed(0)} ms`
+  );
   console.log('main-thread self time inside long tasks (ms):');
   for (const [k, v] of top) {
     console.log(`  ${v.toFixed(0).padStart(6)}  ${k}`);
