@@ -223,24 +223,11 @@ export interface ModelFiles {
  * what is wrong with the files.
  */
 export async function fetchModelFiles(source: string | tfType.io.IOHandler, options: LoadModelOptions = {}): Promise<ModelFiles> {
-  const tf = await import('@tensorflow/tfjs');
   let handler: tfType.io.IOHandler;
   if (typeof source === 'string') {
-    const baseFetch: typeof fetch = options.fetchFunc ?? ((input, init) => fetch(input, init));
-    // tfjs reads a weight shard without checking the HTTP status, so a
-    // missing shard would surface as a cryptic size error: check it here.
-    const checkedFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const response = await baseFetch(input, init);
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      if (!response.ok && url !== source) {
-        throw new ModelError(
-          'missing-weights',
-          `Weight file ${url} could not be read (HTTP ${response.status}); copy all shards listed in model.json next to it`
-        );
-      }
-      return response;
-    }) as typeof fetch;
-    handler = tf.io.http(source, { fetchFunc: checkedFetch, requestInit: options.requestInit });
+    // Fetched without tfjs: on the page of a worker engine, tfjs (megabytes of
+    // script) never has to load on the main thread just to read files.
+    handler = { load: () => loadHttpArtifacts(source, options) };
   } else {
     handler = source;
   }
@@ -291,9 +278,86 @@ export async function fetchModelFiles(source: string | tfType.io.IOHandler, opti
   }
   const metadata = parseMetadata(options.metadata ?? (artifacts.userDefinedMetadata as Record<string, unknown> | undefined)?.uga);
   const buffers = Array.isArray(weightData) ? weightData : [weightData];
-  const single = buffers.length === 1 ? buffers[0] : tf.io.concatenateArrayBuffers(buffers);
+  const single = buffers.length === 1 ? buffers[0] : concatenateBuffers(buffers);
   const files = { ...artifacts, weightData: single };
   return { artifacts: files, metadata, hash: await digest(JSON.stringify(artifacts.modelTopology), single) };
+}
+
+function concatenateBuffers(buffers: ArrayBuffer[]): ArrayBuffer {
+  const out = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0));
+  let at = 0;
+  for (const b of buffers) {
+    out.set(new Uint8Array(b), at);
+    at += b.byteLength;
+  }
+  return out.buffer;
+}
+
+interface ModelJSONFile {
+  modelTopology?: unknown;
+  weightsManifest?: { paths: string[]; weights: tfType.io.WeightsManifestEntry[] }[];
+  [key: string]: unknown;
+}
+
+/**
+ * What `tf.io.http(url).load()` returns, without tfjs: model.json, then its
+ * weight shards (URLs relative to model.json's folder, with its query).
+ * Failures read like tfjs' own, which fetchModelFiles turns into ModelErrors.
+ */
+async function loadHttpArtifacts(url: string, options: LoadModelOptions): Promise<tfType.io.ModelArtifacts> {
+  const fetchFunc: typeof fetch = options.fetchFunc ?? ((input, init) => fetch(input, init));
+  const response = await fetchFunc(url, options.requestInit);
+  if (!response.ok) {
+    throw new Error(
+      `Request to ${url} failed with status code ${response.status}. Please verify this URL points to the model JSON of the model to load.`
+    );
+  }
+  let json: ModelJSONFile;
+  try {
+    json = (await response.json()) as ModelJSONFile;
+  } catch {
+    throw new Error(`Failed to parse model JSON of response from ${url}.`);
+  }
+  if (
+    json === null ||
+    typeof json !== 'object' ||
+    ((json.modelTopology === null || json.modelTopology === undefined) &&
+      (json.weightsManifest === null || json.weightsManifest === undefined))
+  ) {
+    throw new Error(`The JSON from HTTP path ${url} contains neither model topology or manifest for weights.`);
+  }
+  const artifacts: tfType.io.ModelArtifacts = {
+    modelTopology: json.modelTopology as tfType.io.ModelArtifacts['modelTopology'],
+    format: json.format as string | undefined,
+    generatedBy: json.generatedBy as string | undefined,
+    convertedBy: json.convertedBy as string | null | undefined
+  };
+  for (const key of ['trainingConfig', 'signature', 'userDefinedMetadata', 'modelInitializer', 'initializerSignature'] as const) {
+    if (json[key] !== null && json[key] !== undefined) {
+      (artifacts as Record<string, unknown>)[key] = json[key];
+    }
+  }
+  if (json.weightsManifest !== null && json.weightsManifest !== undefined) {
+    const lastSlash = url.lastIndexOf('/');
+    const lastQuery = url.lastIndexOf('?');
+    const prefix = url.substring(0, lastSlash) + '/';
+    const suffix = lastQuery > lastSlash ? url.substring(lastQuery) : '';
+    const groups = Array.isArray(json.weightsManifest) ? json.weightsManifest : [];
+    const urls = groups.flatMap(g => (g.paths ?? []).map(p => prefix + p + suffix));
+    artifacts.weightSpecs = groups.flatMap(g => g.weights ?? []);
+    const responses = await Promise.all(urls.map(u => fetchFunc(u, options.requestInit)));
+    // checkedFetch-like: a missing shard is named (tfjs would read its error page as weights).
+    responses.forEach((r, i) => {
+      if (!r.ok) {
+        throw new ModelError(
+          'missing-weights',
+          `Weight file ${urls[i]} could not be read (HTTP ${r.status}); copy all shards listed in model.json next to it`
+        );
+      }
+    });
+    artifacts.weightData = await Promise.all(responses.map(r => r.arrayBuffer()));
+  }
+  return artifacts;
 }
 
 /** SHA-256 where crypto.subtle exists (secure contexts, Node), else FNV-1a 32 (cache key only). */

@@ -2,12 +2,18 @@
  * Uncertainty of a slide region: tile it at the model's pixel size, skip
  * background, run MC dropout tile batch by tile batch, blend the tiles with
  * raised-cosine weights, stream each tile as it is ready.
+ *
+ * The pixel work done here (resampling, tissue mask, blending) runs in time
+ * slices that yield to the event loop (slicing.ts), and the next batch is
+ * read and prepared while the engine runs the current one, so with a worker
+ * engine the page's thread never holds a long task.
  */
 import type { SlideSource } from '../slide/types';
 import { UncertaintyMaps } from '../uncertainty/maps';
-import { MapBlender, TileRect, TissueMask, maskFraction, planTiles, resampleRGBA, tissueMask } from '../uncertainty/tiling';
+import { TileRect, TissueMask, maskFraction, planTiles } from '../uncertainty/tiling';
 import type { IUncertaintyEngine } from '../tokens';
 import { PatchPixels, abortError } from './mcdropout';
+import { SlicedMapBlender, TimeSlicer, pasteMaskSliced, resampleRGBASliced, sampleMaskSliced, tissueMaskSliced } from './slicing';
 
 export interface RegionTile {
   index: number;
@@ -63,6 +69,8 @@ export interface AnalyzeRegionOptions {
    * (`partial: true`) instead of throwing; default false.
    */
   keepPartialOnAbort?: boolean;
+  /** Longest stretch of pixel work before yielding to the event loop, ms; default 8. */
+  sliceMs?: number;
 }
 
 /** Level-0 pixels per model pixel: model mpp / slide mpp; 1 when either is unknown. */
@@ -105,6 +113,7 @@ export async function analyzeRegion(
   const overlap = options.overlap ?? Math.round(P / 8);
   const tissueThreshold = options.tissueThreshold ?? 0.05;
   const tileRects = planTiles(mapW, mapH, P, overlap);
+  const slicer = new TimeSlicer(options.sliceMs);
 
   // Tissue mask on a low level: each tile should get about 16 x 16 mask pixels.
   // Only worth a separate read when that level is really coarser than the one
@@ -122,7 +131,7 @@ export async function analyzeRegion(
     const mh = Math.max(1, Math.ceil(region.height / ml.downsampleY));
     if (mw * mh <= MAX_MASK_PIXELS) {
       const px = await source.readRegion({ level: maskLevel, x: mx, y: my, width: mw, height: mh }, { signal });
-      mask = tissueMask(px.data, px.width, px.height);
+      mask = await tissueMaskSliced(px.data, px.width, px.height, slicer);
     }
   }
   if (signal?.aborted) {
@@ -148,7 +157,7 @@ export async function analyzeRegion(
     return { index, rect, mapRect, tissueFraction, analyzed: false };
   });
 
-  const blender = new MapBlender(mapW, mapH, engine.model.classes);
+  const blender = new SlicedMapBlender(mapW, mapH, engine.model.classes);
   // Without a coarse mask, each analysed tile fills its part from its own pixels.
   const tileTissue = mask ? null : new Uint8Array(mapW * mapH);
   const total = tiles.length;
@@ -176,93 +185,92 @@ export async function analyzeRegion(
     }
     throw e;
   };
-  for (let i = 0; i < todo.length; i += batch) {
-    if (signal?.aborted && stopHere(abortError())) {
-      break;
-    }
-    const group = todo.slice(i, i + batch);
+  /** Read a batch's tiles, resample them, judge their tissue; in slices. */
+  const prepare = async (group: RegionTile[]): Promise<PatchPixels[]> => {
     const patches: PatchPixels[] = [];
     for (const t of group) {
       const lx = Math.round(t.rect.x / ds);
       const ly = Math.round(t.rect.y / dsY);
       const lw = Math.max(1, Math.round(t.rect.width / ds));
       const lh = Math.max(1, Math.round(t.rect.height / dsY));
-      let px;
-      try {
-        px = await source.readRegion({ level, x: lx, y: ly, width: lw, height: lh }, { signal });
-      } catch (e) {
-        stopHere(e);
-        break;
-      }
-      const data = px.width === P && px.height === P ? px.data : resampleRGBA(px.data, px.width, px.height, P, P);
+      const px = await source.readRegion({ level, x: lx, y: ly, width: lw, height: lh }, { signal });
+      await slicer.check();
+      const data = px.width === P && px.height === P ? px.data : await resampleRGBASliced(px.data, px.width, px.height, P, P, slicer);
       if (!mask && tissueThreshold > 0) {
         // No coarser level (or a huge region): judge each tile on its own pixels.
-        const m = tissueMask(data, P, P);
+        const m = await tissueMaskSliced(data, P, P, slicer);
         threshold = m.threshold;
         t.tissueFraction = maskFraction(m, { x: 0, y: 0, width: P, height: P });
         if (tileTissue) {
-          pasteMask(tileTissue, mapW, mapH, m, t.mapRect.x, t.mapRect.y);
+          await pasteMaskSliced(tileTissue, mapW, mapH, m, t.mapRect.x, t.mapRect.y, slicer);
         }
       }
       patches.push({ width: P, height: P, channels: 4, data });
     }
-    if (partial) {
+    return patches;
+  };
+  const groups: RegionTile[][] = [];
+  for (let i = 0; i < todo.length; i += batch) {
+    groups.push(todo.slice(i, i + batch));
+  }
+  // One batch ahead: its tiles are read and prepared while the engine runs this one.
+  let next: Promise<PatchPixels[]> | null = groups.length > 0 ? prepare(groups[0]) : null;
+  for (let g = 0; g < groups.length; g++) {
+    const ready = next;
+    next = null;
+    // No prepared batch only when the run was cancelled while the previous one ran.
+    if (!ready || signal?.aborted) {
+      ready?.catch(() => undefined);
+      if (stopHere(abortError())) {
+        break;
+      }
+    }
+    const group = groups[g];
+    let patches: PatchPixels[];
+    try {
+      patches = await ready!;
+    } catch (e) {
+      stopHere(e);
       break;
     }
     const keep = group.map(t => mask !== null || tissueThreshold <= 0 || t.tissueFraction >= tissueThreshold);
     const toRun = patches.filter((_, k) => keep[k]);
+    const running = toRun.length > 0 ? engine.run(toRun, { signal }) : Promise.resolve([]);
+    if (g + 1 < groups.length && !signal?.aborted) {
+      next = prepare(groups[g + 1]);
+      // Awaited (or dropped on a stop) at the next iteration.
+      next.catch(() => undefined);
+    }
     let maps: UncertaintyMaps[];
     try {
-      maps = toRun.length > 0 ? await engine.run(toRun, { signal }) : [];
+      maps = await running;
     } catch (e) {
       stopHere(e);
       break;
     }
     let m = 0;
-    group.forEach((t, k) => {
+    for (let k = 0; k < group.length; k++) {
+      const t = group[k];
       done++;
       if (!keep[k]) {
-        return;
+        continue;
       }
       const tileMaps = maps[m++];
       t.analyzed = true;
       blender.add(t.mapRect.x, t.mapRect.y, tileMaps);
       options.onTile?.({ ...t, maps: tileMaps });
-    });
+      await slicer.check();
+    }
     options.onProgress?.({ done, total });
   }
-  const { maps, covered } = blender.result();
+  const { maps, covered } = await blender.result(slicer);
   let tissue: Uint8Array;
   if (mask) {
-    tissue = sampleMask(mask, mapW, mapH, scale / maskDs);
+    tissue = await sampleMaskSliced(mask, mapW, mapH, scale / maskDs, slicer);
   } else if (tissueThreshold > 0 && tileTissue) {
     tissue = tileTissue;
   } else {
     tissue = new Uint8Array(mapW * mapH).fill(1);
   }
   return { region: { ...region }, level, scale, maps, covered, tissue, tiles, tissueSaturationThreshold: threshold, partial };
-}
-
-/** OR a tile's mask (P x P, map resolution) into the region grid at (x0, y0). */
-function pasteMask(dst: Uint8Array, w: number, h: number, m: TissueMask, x0: number, y0: number): void {
-  for (let y = 0; y < m.height && y0 + y < h; y++) {
-    for (let x = 0; x < m.width && x0 + x < w; x++) {
-      if (m.mask[y * m.width + x]) {
-        dst[(y0 + y) * w + x0 + x] = 1;
-      }
-    }
-  }
-}
-
-/** Nearest-neighbour lookup of a coarse mask for each map pixel; `k` = mask px per map px. */
-function sampleMask(m: TissueMask, w: number, h: number, k: number): Uint8Array {
-  const out = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const my = Math.min(m.height - 1, Math.floor((y + 0.5) * k));
-    for (let x = 0; x < w; x++) {
-      const mx = Math.min(m.width - 1, Math.floor((x + 0.5) * k));
-      out[y * w + x] = m.mask[my * m.width + mx];
-    }
-  }
-  return out;
 }

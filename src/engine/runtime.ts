@@ -16,8 +16,41 @@ export interface ModelHandle {
   dispose(): void;
 }
 
+/** What a runtime's tfjs holds now (long-session benchmarks, leak checks). */
+export interface RuntimeMemory {
+  kind: 'main' | 'worker';
+  /** null while tfjs was never loaded in this runtime. */
+  backend: string | null;
+  numTensors: number;
+  numBytes: number;
+  /** Size of the WASM backend's heap (its linear memory), when it runs. */
+  wasmHeapBytes: number | null;
+  wasmThreads: number | null;
+}
+
+/** tf.memory() and the WASM heap of the tfjs loaded in this realm (none loaded: zeros, and it is not loaded). */
+export async function tfMemory(kind: 'main' | 'worker', loaded: boolean): Promise<RuntimeMemory> {
+  if (!loaded) {
+    return { kind, backend: null, numTensors: 0, numBytes: 0, wasmHeapBytes: null, wasmThreads: null };
+  }
+  const tf = await import('@tensorflow/tfjs');
+  const m = tf.memory();
+  const backend = tf.getBackend() ?? null;
+  let wasmHeapBytes: number | null = null;
+  let wasmThreads: number | null = null;
+  if (backend === 'wasm') {
+    const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
+    wasmHeapBytes = wasm?.HEAPU8?.byteLength ?? null;
+    const { wasmThreadCount } = await import('./backends');
+    wasmThreads = await wasmThreadCount();
+  }
+  return { kind, backend, numTensors: m.numTensors, numBytes: m.numBytes, wasmHeapBytes, wasmThreads };
+}
+
 export interface EngineRuntime {
   readonly kind: 'main' | 'worker';
+  /** What this runtime's tfjs holds now. */
+  memory(): Promise<RuntimeMemory>;
   /** Register and start `backend` (no-op when started). */
   start(backend: BackendName): Promise<void>;
   /** The WebGPU adapter this runtime would use, or null. */
@@ -98,6 +131,10 @@ export class MainThreadRuntime implements EngineRuntime {
       calibrate: size => timeModelPass(model, size),
       dispose: () => model.dispose()
     };
+  }
+
+  memory(): Promise<RuntimeMemory> {
+    return tfMemory('main', this.started.size > 0);
   }
 
   dispose(): void {

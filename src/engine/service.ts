@@ -19,7 +19,7 @@ import {
   wasmThreadsPossible
 } from './backends';
 import type { ModelFiles } from './model';
-import { EngineRuntime, MainThreadRuntime, ModelHandle, RuntimeOptions } from './runtime';
+import { EngineRuntime, MainThreadRuntime, ModelHandle, RuntimeMemory, RuntimeOptions } from './runtime';
 
 /** Calibration results kept between sessions (localStorage in a browser). */
 export interface CalibrationStore {
@@ -163,6 +163,15 @@ export class EngineService implements IEngineService {
   /** Models currently held, by key (runtime|backend|hash), with their lease counts (tests, diagnostics). */
   get heldModels(): Map<string, number> {
     return new Map([...this.models.values()].map(e => [e.key, e.refs]));
+  }
+
+  /**
+   * tf.memory() of the page's tfjs and of the worker's (when one started):
+   * long-session benchmarks check that tensors and heaps do not grow.
+   */
+  async memory(): Promise<RuntimeMemory[]> {
+    const runtimes: EngineRuntime[] = [this.main, ...(this.worker ? [this.worker] : [])];
+    return Promise.all(runtimes.map(r => r.memory()));
   }
 
   /** Ends workers and disposes every model (page unload). */

@@ -158,6 +158,11 @@ export function blitSamplesToRgba(
 /** RGBA buffer filled with transparent white (what lies outside a level). */
 export function transparentWhite(width: number, height: number): Uint8ClampedArray {
   const data = new Uint8ClampedArray(width * height * 4);
+  if (LITTLE_ENDIAN) {
+    // One 32-bit store per pixel: bytes FF FF FF 00 (a native fill, ~10x the byte loop).
+    new Uint32Array(data.buffer, data.byteOffset, width * height).fill(0x00ffffff);
+    return data;
+  }
   for (let i = 0; i < data.length; i += 4) {
     data[i] = 255;
     data[i + 1] = 255;
@@ -165,3 +170,5 @@ export function transparentWhite(width: number, height: number): Uint8ClampedArr
   }
   return data;
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

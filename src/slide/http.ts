@@ -121,6 +121,11 @@ export class HttpRangeReader {
     this.fetchFn = f.bind(globalThis);
   }
 
+  /** Bytes held by the small-read block cache (and a whole file a server sent without Range). */
+  get cachedBytes(): number {
+    return this.blocks.bytes + (this.whole?.byteLength ?? 0);
+  }
+
   /** Total file size, once a response has told it. */
   get size(): number | undefined {
     return this.whole ? this.whole.length : this.version?.size;

@@ -48,6 +48,11 @@ export function configureJpeg2000(options: { wasmUrl?: string; build?: 'wasm' | 
   modulePromise = undefined;
 }
 
+/** The settings configureJpeg2000 set (decoder workers get them with each job). */
+export function jpeg2000Config(): { wasmUrl?: string; build?: 'wasm' | 'js' } {
+  return { ...(wasmUrl ? { wasmUrl } : {}), ...(forcedBuild ? { build: forcedBuild } : {}) };
+}
+
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return !!p?.versions?.node;

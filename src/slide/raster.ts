@@ -148,6 +148,11 @@ class RasterSlideSource implements SlideSource {
     return this.reader.bytesRead;
   }
 
+  /** The decoded image (held whole) and the reader's blocks. */
+  get cachedBytes(): number {
+    return this.pixels.data.byteLength + this.reader.cachedBytes;
+  }
+
   async readTile(level: number, col: number, row: number): Promise<RegionPixels> {
     const lv = this.info.levels[level];
     if (!lv) {

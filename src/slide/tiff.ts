@@ -4,7 +4,7 @@
  * HTTP byte ranges: opening reads only the IFDs, reading reads only the tiles.
  */
 import type * as GeoTiffNs from 'geotiff';
-import type { BaseDecoder, GeoTIFF, GeoTIFFImage, ImageFileDirectory } from 'geotiff';
+import type { GeoTIFF, GeoTIFFImage, ImageFileDirectory } from 'geotiff';
 import { LruCache } from './cache';
 import {
   blitSamplesToRgba,
@@ -20,7 +20,8 @@ import {
 } from './colour';
 import { slideError, toSlideError } from './errors';
 import { GeoTiffRangeSource, HttpRangeReader } from './http';
-import { codestreamHasMct, decodeJpeg2000 } from './jpeg2000';
+import { codestreamHasMct, jpeg2000Config } from './jpeg2000';
+import { registerJpeg2000 } from './j2kDecoder';
 import { parseAperioDescription, parseOmeXml, rationalToNumber, resolutionToMicrons, sameAspect } from './metadata';
 import { readRegionFromTiles } from './region';
 import { LevelRect, ReadOptions, RegionPixels, SlideInfo, SlideLevel, SlideSource } from './types';
@@ -76,8 +77,23 @@ interface LevelImpl {
   jpegYcbcr?: boolean;
 }
 
-let jpeg2000Registered = false;
 let sharedPool: { size: number; pool: GeoTiffNs.Pool } | undefined;
+
+function inNode(): boolean {
+  return !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+}
+
+/**
+ * In a browser the pool runs our decoder worker (decode.worker.ts: geotiff's
+ * decoders and JPEG 2000), so no tile is decoded on the page's thread; in
+ * Node, geotiff's stock workers (JPEG 2000 then stays on the calling thread).
+ */
+async function poolWorkerFactory(): Promise<(() => Worker) | undefined> {
+  if (inNode() || typeof Worker === 'undefined') {
+    return undefined;
+  }
+  return (await import('./decodeWorker')).createDecodeWorker;
+}
 
 function defaultDecodeWorkers(): number {
   const g = globalThis as { process?: { versions?: { node?: string } }; navigator?: { hardwareConcurrency?: number } };
@@ -88,10 +104,10 @@ function defaultDecodeWorkers(): number {
 }
 
 /** One pool of decoder workers for all open slides (grown when asked for more). */
-function decoderPool(gt: typeof GeoTiffNs, size: number): GeoTiffNs.Pool {
+function decoderPool(gt: typeof GeoTiffNs, size: number, createWorker?: () => Worker): GeoTiffNs.Pool {
   if (!sharedPool || sharedPool.size < size) {
     void sharedPool?.pool.destroy();
-    sharedPool = { size, pool: new gt.Pool(size) };
+    sharedPool = { size, pool: createWorker ? new gt.Pool(size, createWorker as never) : new gt.Pool(size) };
   }
   return sharedPool.pool;
 }
@@ -101,21 +117,6 @@ export async function disposeDecoderPool(): Promise<void> {
   const p = sharedPool;
   sharedPool = undefined;
   await p?.pool.destroy();
-}
-
-/** Register the OpenJPEG decoder with geotiff.js for compressions 33003/33005 (once). */
-export function registerJpeg2000(gt: typeof GeoTiffNs): void {
-  if (jpeg2000Registered) {
-    return;
-  }
-  jpeg2000Registered = true;
-  class Jpeg2000Decoder extends gt.BaseDecoder {
-    async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
-      const image = await decodeJpeg2000(new Uint8Array(buffer as ArrayBuffer));
-      return image.data.buffer;
-    }
-  }
-  gt.addDecoder([33003, 33005], () => Promise.resolve(Jpeg2000Decoder as unknown as typeof BaseDecoder), undefined, false);
 }
 
 async function value(ifd: ImageFileDirectory, tag: string | number): Promise<any> {
@@ -226,8 +227,10 @@ export async function openTiffSlide(
   const gt = (await import('geotiff')) as typeof GeoTiffNs;
   const workers = options.decodeWorkers ?? defaultDecodeWorkers();
   // Start the workers now: they boot while the IFDs are being read.
-  const pool = workers > 0 ? decoderPool(gt, workers) : undefined;
-  registerJpeg2000(gt);
+  const createWorker = workers > 0 ? await poolWorkerFactory() : undefined;
+  const pool = workers > 0 ? decoderPool(gt, workers, createWorker) : undefined;
+  // J2K tiles go to the pool only when its workers are ours (they know the decoder).
+  registerJpeg2000(gt, createWorker !== undefined);
   const source = new GeoTiffRangeSource(reader);
   let tiff: GeoTIFF;
   try {
@@ -497,7 +500,11 @@ async function levelDecoder(
   if (lv.compression === 7) {
     params.JPEGTables = await value(ifd, 'JPEGTables');
   }
-  // geotiff's pool runs its built-in decoders in workers; J2K stays on this thread.
+  if (lv.compression === 33003 || lv.compression === 33005) {
+    // For the decoder workers: where OpenJPEG's .wasm is served.
+    params.openjpeg = jpeg2000Config();
+  }
+  // The pool decodes in its workers (JPEG 2000 too when they are ours, see poolWorkerFactory).
   const inner = pool ? pool.bindParameters(lv.compression, params as never) : await gt.getDecoder(lv.compression, params as never);
   return {
     decode: async (buffer: ArrayBufferLike) => {
@@ -582,6 +589,10 @@ class TiffSlideSource implements SlideSource {
 
   get bytesRead(): number {
     return this.reader.bytesRead;
+  }
+
+  get cachedBytes(): number {
+    return this.cache.bytes + this.reader.cachedBytes;
   }
 
   /** HTTP requests sent so far (benchmarks). */
@@ -718,3 +729,5 @@ function interleavePlanes(planes: ArrayLike<number>[]): Uint16Array {
   }
   return out;
 }
+
+export { registerJpeg2000 } from './j2kDecoder';

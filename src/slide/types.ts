@@ -66,6 +66,11 @@ export interface SlideSource {
   readTile(level: number, col: number, row: number, options?: ReadOptions): Promise<RegionPixels>;
   /** Bytes fetched from storage so far (for benchmarks and the status line). */
   readonly bytesRead: number;
+  /**
+   * Bytes the source holds in its caches now (decoded tiles, cached file
+   * blocks): bounded by its budgets however long a session runs.
+   */
+  readonly cachedBytes?: number;
   /** Release caches, workers, decoders. */
   dispose(): void;
 }

@@ -182,6 +182,32 @@ describe('analyzeRegion', () => {
     engine.model.dispose();
   });
 
+  it('keeps what was analysed when cancelled with keepPartialOnAbort, the batch read ahead dropped', async () => {
+    const W = 96;
+    const H = 96;
+    const slide = new MemorySlide(W, H, slidePixels(W, H, 0), 1);
+    const engine = engineFor();
+    const controller = new AbortController();
+    let seen = 0;
+    const result = await analyzeRegion(slide, { x: 0, y: 0, width: W, height: H }, engine, {
+      signal: controller.signal,
+      overlap: 0,
+      keepPartialOnAbort: true,
+      sliceMs: 0,
+      onTile: () => {
+        if (++seen === 3) {
+          controller.abort();
+        }
+      }
+    });
+    expect(result.partial).toBe(true);
+    expect(result.tiles.filter(t => t.analyzed)).toHaveLength(3);
+    // Covered where the 3 analysed tiles are, not elsewhere.
+    expect(result.covered[0]).toBe(1);
+    expect(result.covered[W * H - 1]).toBe(0);
+    engine.model.dispose();
+  });
+
   it('cancels between tile batches without leaking tensors', async () => {
     const W = 96;
     const H = 96;

@@ -127,11 +127,16 @@ it('a lease from a worker runtime runs in the worker: tiles in, maps out as tran
   await expect(lease.engine.run([{ width: S + 1, height: S, channels: 4, data: new Uint8Array((S + 1) * S * 4) }])).rejects.toThrow(
     /takes/
   );
+  // The worker's tf.memory() crosses too (long-session benchmarks): the model's weights are held.
+  const held = (await service.memory()).find(m => m.kind === 'worker')!;
+  expect(held.backend).toBe('wasm');
+  expect(held.numTensors).toBeGreaterThan(0);
   local.release();
   lease.release();
   expect(service.heldModels.size).toBe(0);
   // Releasing the last lease disposes the model in the worker (this stand-in shares the test's tfjs).
   await new Promise(r => setTimeout(r, 100));
   expect(tf.memory().numTensors).toBe(0);
+  expect((await service.memory()).find(m => m.kind === 'worker')!.numTensors).toBe(0);
   service.dispose();
 });

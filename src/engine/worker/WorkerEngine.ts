@@ -9,7 +9,7 @@ import type { UncertaintyMaps } from '../../uncertainty/maps';
 import type { AdapterFacts, BackendName } from '../backends';
 import { abortError } from '../mcdropout';
 import { ModelError, ModelErrorKind, ModelFiles } from '../model';
-import type { EngineRuntime, ModelHandle, RuntimeOptions } from '../runtime';
+import type { EngineRuntime, ModelHandle, RuntimeMemory, RuntimeOptions } from '../runtime';
 import type { EngineResult, FromWorker, LoadResult, ToWorker, WireError, WirePatch } from './protocol';
 
 /** What WorkerRuntime needs of a Worker (a real one, or a stand-in in tests). */
@@ -99,6 +99,10 @@ export class WorkerRuntime implements EngineRuntime {
   /** Threads the worker's WASM backend runs (null before it started). */
   wasmThreads: number | null = null;
 
+  memory(): Promise<RuntimeMemory> {
+    return this.call<RuntimeMemory>({ type: 'memory' }).result;
+  }
+
   probeWebGPU(): Promise<AdapterFacts | null> {
     return this.call<AdapterFacts | null>({ type: 'probe' }).result;
   }
@@ -179,7 +183,7 @@ export class WorkerEngine implements IUncertaintyEngine {
       throw new Error('The engine was disposed');
     }
     const { engineId } = await this.engine;
-    const wire: WirePatch[] = patches.map(p => ({ width: p.width, height: p.height, channels: p.channels, data: Uint8Array.from(p.data) }));
+    const wire: WirePatch[] = patches.map(p => ({ width: p.width, height: p.height, channels: p.channels, data: new Uint8Array(p.data) }));
     const { id, result } = this.runtime.call<UncertaintyMaps[]>(
       { type: 'run', engineId, patches: wire },
       wire.map(p => p.data.buffer),

@@ -93,6 +93,10 @@ async function handle(msg: ToWorker): Promise<{ value?: unknown; transfer?: Tran
       engines.get(msg.engineId)?.dispose();
       engines.delete(msg.engineId);
       return {};
+    case 'memory': {
+      const { tfMemory } = await import('../runtime');
+      return { value: await tfMemory('worker', started.size > 0) };
+    }
     case 'disposeModel':
       models.get(msg.modelId)?.dispose();
       models.delete(msg.modelId);

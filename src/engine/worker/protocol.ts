@@ -29,7 +29,9 @@ export type ToWorker =
   | { type: 'cancel'; id: number; runId: number }
   | { type: 'calibrate'; id: number; modelId: number; size: number }
   | { type: 'disposeEngine'; id: number; engineId: number }
-  | { type: 'disposeModel'; id: number; modelId: number };
+  | { type: 'disposeModel'; id: number; modelId: number }
+  /** tf.memory() of the worker's tfjs (answers a RuntimeMemory). */
+  | { type: 'memory'; id: number };
 
 export interface WireError {
   name: string;
