@@ -501,8 +501,10 @@ async function levelDecoder(
     params.JPEGTables = await value(ifd, 'JPEGTables');
   }
   if (lv.compression === 33003 || lv.compression === 33005) {
-    // For the decoder workers: where OpenJPEG's .wasm is served.
-    params.openjpeg = jpeg2000Config();
+    // For the decoder workers: where OpenJPEG's .wasm is served (absolute: a worker resolves against its own script).
+    const oj = jpeg2000Config();
+    const base = (globalThis as { location?: { href: string } }).location?.href;
+    params.openjpeg = oj.wasmUrl && base ? { ...oj, wasmUrl: new URL(oj.wasmUrl, base).href } : oj;
   }
   // The pool decodes in its workers (JPEG 2000 too when they are ours, see poolWorkerFactory).
   const inner = pool ? pool.bindParameters(lv.compression, params as never) : await gt.getDecoder(lv.compression, params as never);
