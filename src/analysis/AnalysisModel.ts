@@ -134,9 +134,9 @@ export class AnalysisModel implements IAnalysisModel {
       for (let i = 0; i < onTissue.length; i++) {
         onTissue[i] = result.covered[i] & result.tissue[i];
       }
-      const { suggestPatches } = await import('../uncertainty/suggestions');
+      const { suggestPatchesOffThread } = await import('../uncertainty/suggestOffThread');
       // The patch must fit in the analysed map; a smaller map gives one partial patch.
-      const suggestions = suggestPatches(result.maps, {
+      const suggestions = await suggestPatchesOffThread(result.maps, {
         strategy: settings.scoreStrategy,
         patchSize: settings.patchSize,
         count: settings.suggestions,
@@ -152,6 +152,9 @@ export class AnalysisModel implements IAnalysisModel {
           .replace(/^[^A-Za-z0-9]+/, '')
           .slice(0, 80)}-${runStamp()}-`
       });
+      if (this._disposed) {
+        return;
+      }
       this._result = {
         region: result,
         suggestions,
