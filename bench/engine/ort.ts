@@ -19,6 +19,7 @@ import { PatchPixels, normalisePatches } from '../../src/engine/mcdropout';
 import { UncertaintyMaps, mapsFromMoments } from '../../src/uncertainty/maps';
 
 export interface OrtExport {
+  opset: number;
   size: number;
   prefix_channels: number;
   classes: number;
