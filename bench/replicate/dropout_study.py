@@ -74,6 +74,17 @@ def main(argv=None):
     test_x, test_y = replicate.load_rows(root, test)
     out = {"split_seed": a.split_seed, "pool_tiles": len(pool), "test_tiles": len(test), "samples": a.samples, "k": a.k,
            "patch_size": a.patch_size, "variants": [], "load_start": replicate.loadavg()}
+    base = Path(a.models) / "late" / "model.pt"
+    if base.is_file():
+        import hashlib
+
+        out["base_model_sha256"] = hashlib.sha256(base.read_bytes()).hexdigest()
+    out["text"] = (f"Dropout placement on the replication model (each variant fine-tuned from it for the same steps with "
+                   f"Dropout p=0.2 moved; base checkpoint sha256 {out.get('base_model_sha256', '?')[:12]}…), pool of split "
+                   f"{a.split_seed} ({len(pool)} tiles), T = {a.samples}: AUROC of each map for the pixels the MC-mean prediction "
+                   f"gets wrong; cost = engine wall time of T samples / 1 sample (wasm, prefix cached, interleaved); picked px "
+                   f"wrong = share of the deterministic prediction's errors inside the top {a.k} patches of {a.patch_size} px "
+                   f"(random: mean of 5 draws).")
     work = Path(a.out).parent / "dropout-work"
     work.mkdir(parents=True, exist_ok=True)
     for name in [v for v in a.variants.split(",") if v]:

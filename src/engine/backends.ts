@@ -40,6 +40,7 @@ async function registerBackend(name: BackendName, options: InitBackendOptions, r
         wasm.setWasmPaths(options.wasmPaths.endsWith('/') ? options.wasmPaths : options.wasmPaths + '/');
       }
       if (wasmThreads !== undefined) {
+        liftWasmThreadCap(wasmThreads);
         wasm.setThreadsCount(wasmThreads);
       }
       return;
@@ -278,11 +279,40 @@ let wasmThreads: number | undefined;
 /**
  * Threads for the WASM backend, before it starts. tfjs uses its threaded
  * binary only when the page is cross-origin isolated (SharedArrayBuffer);
- * then it defaults to navigator.hardwareConcurrency threads. undefined =
- * that default.
+ * then it defaults to navigator.hardwareConcurrency / 2 threads (at most 8).
+ * undefined = that default.
  */
 export function configureWasmThreads(threads?: number): void {
   wasmThreads = threads && threads > 0 ? Math.floor(threads) : undefined;
+}
+
+/**
+ * tfjs-backend-wasm caps its XNNPACK thread pool at
+ * navigator.hardwareConcurrency / 2 (it assumes two hyper-threads per core),
+ * whatever setThreadsCount asks: on a 2-core machine the threaded build runs 1
+ * thread. The cap is read when the WASM module starts, so a dedicated worker
+ * (ours: nothing else runs there) reports twice the threads asked for, and the
+ * count asked is the count used. Never on a page: JupyterLab reads it too.
+ * Returns whether the cap was lifted.
+ */
+export function liftWasmThreadCap(threads: number, scope: unknown = globalThis): boolean {
+  const g = scope as { navigator?: { hardwareConcurrency?: number }; WorkerGlobalScope?: unknown; document?: unknown };
+  const inWorker = typeof g.WorkerGlobalScope !== 'undefined' && typeof g.document === 'undefined';
+  const nav = g.navigator;
+  if (!inWorker || !nav || !(threads > 0)) {
+    return false;
+  }
+  const cores = nav.hardwareConcurrency ?? 1;
+  if (Math.floor(cores / 2) >= threads) {
+    return false;
+  }
+  const reported = 2 * Math.floor(threads);
+  try {
+    Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => reported });
+  } catch {
+    return false;
+  }
+  return nav.hardwareConcurrency === reported;
 }
 
 /** Whether threads can work here (cross-origin isolated + SharedArrayBuffer). */
