@@ -157,6 +157,23 @@ def test_sign_test_and_plan(replicate_mod):
         replicate_mod.plan_items("ft-224", ["ft"], [224], [10], [0])
 
 
+
+def test_report_names_the_cells_that_did_not_finish(replicate_mod):
+    import report
+
+    setup = {"seeds": [0, 1], "split_seeds": [0], "ks": [0, 5, 10], "patch_sizes": [224], "strategies": ["random", "entropy"],
+             "ft_recipe": {"name": "ft"}, "retrain_recipe": {"name": "retrain"}}
+    row = {"recipe": "ft", "patch": 224, "split_seed": 0}
+    rows = [{**row, "k": 5, "seed": sd, "strategy": s} for sd in (0, 1) for s in setup["strategies"]]
+    rows += [{**row, "k": 10, "seed": 0, "strategy": s} for s in setup["strategies"]]
+    rows += [{**row, "k": 10, "seed": 1, "strategy": "random"}]  # entropy of seed 1 missing: the cell is unfinished
+    rows += [{**row, "k": 56, "seed": 0, "strategy": "all_pool"}, {**row, "recipe": "pick:1:1e-3", "k": 10, "seed": 0, "strategy": "random"}]
+    result = {"setup": setup, "results": rows}
+    assert report.grid_size(result) == 2 * 1 * 2 * 2 * 1 * 2
+    assert len(report._grid_rows(result)) == 7
+    assert report.unfinished_cells(result) == ["ft 224 px K=10 (n=1)", "retrain 224 px K=5 (n=0)", "retrain 224 px K=10 (n=0)"]
+
+
 def test_select_target_excludes_cases_with_source_tiles(replicate_mod):
     rows = [
         {"split": "source-train", "image": "a.png", "mask": "a.png", "class": "Polyp", "case": "C1"},

@@ -255,6 +255,33 @@ def new_strategies(result) -> List[str]:
     return [s for s in NEW_ORDER if s in present]
 
 
+def _grid_rows(result) -> List[Dict[str, Any]]:
+    """Rows of the table's grid (no recipe-pick runs, no ceiling)."""
+    return [r for r in result["results"] if r["recipe"] in ("ft", "retrain") and r["strategy"] != "all_pool"]
+
+
+def grid_size(result) -> int:
+    setup = result["setup"]
+    recipes = [x for x in ("ft", "retrain") if setup.get(f"{x}_recipe")]
+    ks = [k for k in setup["ks"] if k > 0]
+    return len(recipes) * len(setup["patch_sizes"]) * len(ks) * len(setup["seeds"]) * len(setup["split_seeds"]) * len(setup["strategies"])
+
+
+def unfinished_cells(result) -> List[str]:
+    """'recipe size px K=k (n=..)' for every cell of the grid with fewer runs than split seeds x seeds."""
+    setup = result["setup"]
+    want = len(setup["seeds"]) * len(setup["split_seeds"])
+    out = []
+    for recipe in [x for x in ("ft", "retrain") if setup.get(f"{x}_recipe")]:
+        for size in setup["patch_sizes"]:
+            for k in [k for k in setup["ks"] if k > 0]:
+                n = min(sum(1 for r in _grid_rows(result) if r["recipe"] == recipe and int(r["patch"]) == size
+                            and int(r["k"]) == k and r["strategy"] == s) for s in setup["strategies"])
+                if n < want:
+                    out.append(f"{recipe} {size} px K={k} (n={n})")
+    return out
+
+
 def recipes_of(result) -> List[str]:
     return [x for x in ("ft", "retrain") if any(r["recipe"] == x for r in result["results"])]
 
@@ -364,8 +391,12 @@ def new_markdown(result) -> str:
     setup = result["setup"]
     parts = [f"Setting `{result['setting']}`: {result['setting_text']}.", "",
              f"Metric: {result['metric']}. Cells: mean ± std over the (split seed, fine-tune seed) runs that finished; n = runs.", ""]
-    if setup.get("stopped"):
-        parts += [f"**Partial run**: {setup['stopped']}; cells with n below {len(setup['seeds']) * len(setup['split_seeds'])} did not finish.", ""]
+    missing = unfinished_cells(result)
+    if setup.get("stopped") or missing:
+        why = f"{setup['stopped']}; " if setup.get("stopped") else ""
+        parts += [f"**Partial run**: {why}{len(_grid_rows(result))} of {grid_size(result)} runs of the grid done; "
+                  f"cells not finished (n of {len(setup['seeds']) * len(setup['split_seeds'])} per strategy): "
+                  + (", ".join(missing) or "none") + ".", ""]
     parts += ["Per split (floor = K = 0, ceiling = every pool tile annotated, whole tiles):", "", split_rows(result), "", recipe_text(result), ""]
     for recipe in recipes_of(result):
         sizes = sorted({int(r["patch"]) for r in _main_rows(result, recipe)}, reverse=True)
