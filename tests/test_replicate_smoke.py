@@ -236,3 +236,19 @@ def test_resume_skips_finished_runs_and_sets_other_models_aside(smoke, replicate
     assert replicate_mod.same_job(job, moved)  # a checkout elsewhere still reuses them
     assert not replicate_mod.same_job({**job, "modelHash": "sha256:other"}, moved)
     assert not replicate_mod.same_job(job, {**moved, "samples": job["samples"] + 1})
+
+
+def test_studies_survive_a_rerun_without_their_files(replicate_mod, tmp_path):
+    import report
+
+    old = {"setting": "new-pathology", "dropout_study": {"variants": ["kept"]}, "ensemble_study": {"splits": ["old"]}}
+    out_json = tmp_path / "replication.json"
+    out_json.write_text(json.dumps(old))
+    fresh = tmp_path / "ensemble-study.json"
+    fresh.write_text(json.dumps({"splits": ["new"]}))
+    result = report.attach_studies({"setting": "new-pathology"}, out_json,
+                                   {"dropout_study": tmp_path / "missing.json", "ensemble_study": fresh})
+    assert result["dropout_study"] == {"variants": ["kept"]}  # no file: the earlier report's copy
+    assert result["ensemble_study"] == {"splits": ["new"]}  # a file: it wins
+    other = report.attach_studies({"setting": "gtxc"}, out_json, {"dropout_study": tmp_path / "missing.json"})
+    assert "dropout_study" not in other  # never carried across settings

@@ -129,13 +129,6 @@ def main(argv=None):
               f"MI {v['auroc_mutual_information']:.3f}; mean MI {v['mean_mutual_information']:.4f}; T={a.samples} = "
               f"{v['t20_cost_passes']:.2f} passes; picked wrong {picked}; load {v['load']}", flush=True)
         Path(a.out).write_text(json.dumps(out, indent=1))
-    out["text"] = (
-        f"Dropout placement on the replication model (each variant fine-tuned from it for the same steps with Dropout p=0.2 moved), "
-        f"pool of split {a.split_seed} ({len(pool)} tiles), T = {a.samples}: AUROC of each map for the pixels the MC-mean prediction "
-        f"gets wrong; cost = engine wall time of T samples / 1 sample (wasm, prefix cached, interleaved); picked px wrong = share "
-        f"of the deterministic prediction's errors inside the top {a.k} patches of {a.patch_size} px (random: mean of 5 draws). "
-        f"Ensemble: not built (see the text)."
-    )
     Path(a.out).write_text(json.dumps(out, indent=1))
     return out
 

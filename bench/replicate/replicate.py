@@ -305,6 +305,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=None, help="stop starting runs after this long (results so far are written)")
     p.add_argument("--dropout-study", default=str(HERE / "out" / "dropout-study.json"),
                    help="results of bench/replicate/dropout_study.py to include in the report, when present")
+    p.add_argument("--ensemble-study", default=str(HERE / "out" / "ensemble-study.json"),
+                   help="results of bench/replicate/ensemble_study.py to include in the report, when present")
     p.add_argument("--out-json", default=None, help="default docs/replication.json (--quick: bench/replicate/out/quick/)")
     p.add_argument("--out-md", default=None)
     p.add_argument("--out-png", default=None)
@@ -588,9 +590,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             for path in (args.out_json, args.out_md, args.out_png):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             result = report.attach_previous(result, Path(args.out_json))
-            study = Path(args.dropout_study)
-            if study.is_file():
-                result["dropout_study"] = json.loads(study.read_text())
+            result = report.attach_studies(result, Path(args.out_json), {"dropout_study": Path(args.dropout_study),
+                                                                          "ensemble_study": Path(args.ensemble_study)})
             Path(args.out_json).write_text(json.dumps(result, indent=1) + "\n")
             report.write_reports(result, Path(args.out_md), Path(args.out_png))
         return result

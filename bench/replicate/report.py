@@ -373,6 +373,55 @@ def recipe_text(result) -> str:
     return " ".join(out)
 
 
+def attach_studies(result: Dict[str, Any], out_json: Path, studies: Dict[str, Path]) -> Dict[str, Any]:
+    """Each study from its file when present, else the one the earlier report at out_json carried
+    (the study outputs live in an ignored folder; a rerun of the table must not drop them)."""
+    old: Dict[str, Any] = {}
+    if out_json.is_file():
+        try:
+            old = json.loads(out_json.read_text())
+        except json.JSONDecodeError:
+            old = {}
+    for key, path in studies.items():
+        if path.is_file():
+            result[key] = json.loads(path.read_text())
+        elif old.get(key) and old.get("setting") == result.get("setting"):
+            result[key] = old[key]
+    return result
+
+
+def ensemble_text(result) -> str:
+    st = result.get("ensemble_study")
+    if not st:
+        return "Ensemble study: not in this run (bench/replicate/ensemble_study.py writes it)."
+    names = [("mc_entropy", "MC entropy"), ("mc_mi", "MC MI"), ("ens_entropy", "ensemble entropy"), ("ens_kl", "ensemble KL"),
+             ("ens_uga_code", "ensemble UGA code")]
+    lines = [st.get("text", ""), "",
+             "| split | test Dice base / ensemble | AUROC own errors: " + " / ".join(n for k, n in names[:4])
+             + " | AUROC base errors: same order | picked px wrong: " + " / ".join(n for k, n in names) + " / random | cases: same order |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for sp in st["splits"]:
+        pk = sp["picked"]
+        lines.append(
+            f"| {sp['split_seed']} | {sp['test_dice_base']:.3f} / {sp['test_dice_ensemble']:.3f} | "
+            + " / ".join(f"{sp['auroc_own'][k]:.3f}" for k, _ in names[:4]) + " | "
+            + " / ".join(f"{sp['auroc_base_errors'][k]:.3f}" for k, _ in names[:4]) + " | "
+            + " / ".join(f"{pk[k]['wrong']:.3f}" for k, _ in names) + f" / {pk['random']['wrong']:.3f} | "
+            + " / ".join(f"{pk[k]['cases']:g}" for k, _ in names) + f" / {pk['random']['cases']:.1f} |")
+    ft = st.get("finetune")
+    if ft:
+        lines += ["", f"Fine-tuned on the ensemble's top {st['k']} whole tiles (recipe {ft['recipe']['steps']} steps, lr {ft['recipe']['lr']:g}), "
+                  "seed-matched against the grid's random rows:", "",
+                  "| ranking | n | test Dice | mean diff vs random | wins | sign-test p | pool Dice diff | pool wins | pool p |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for name, sm in ft["summary"].items():
+            if not sm["n"]:
+                continue
+            lines.append(f"| {name} | {sm['n']} | {sm['dice']:.3f} | {sm['mean_diff']:+.4f} | {sm['wins']} / {sm['n']} | {sm['p']:.3g} | "
+                         f"{sm['pool_mean_diff']:+.4f} | {sm['pool_wins']} / {sm['n']} | {sm['pool_p']:.3g} |")
+    return "\n".join(lines)
+
+
 def dropout_text(result) -> str:
     st = result.get("dropout_study")
     if not st:
@@ -407,7 +456,7 @@ def new_markdown(result) -> str:
                   gain_rows(result, recipe), "", f"The same on the transductive pool Dice, recipe {recipe}:", "", gain_rows(result, recipe, "pool_dice"), "",
                   f"Per class, recipe {recipe} (mean over runs):", "", class_rows(result, recipe), "",
                   f"What was picked, recipe {recipe} (means over runs):", "", picked_rows(result, recipe), ""]
-    parts += [dropout_text(result), "",
+    parts += [dropout_text(result), "", ensemble_text(result), "",
               f"Engine: wasm, T = {setup['samples']}; crop {setup['crop']}, batch {setup['batch_size']}, {setup['replay_tiles']} replay tiles, "
               f"torch threads {setup['threads']}; whole run {setup['seconds']} s{' (--quick)' if setup.get('quick') else ''}."]
     return "\n".join(parts)
@@ -527,6 +576,7 @@ def main() -> None:
     p.add_argument("--previous", default=None, help="a JSON whose GTXC results to carry as the second section")
     p.add_argument("--results", default=None, help="rows from this results.jsonl instead (a run still going or stopped)")
     p.add_argument("--dropout-study", default=None, help="include this dropout_study.py JSON")
+    p.add_argument("--ensemble-study", default=None, help="include this ensemble_study.py JSON")
     a = p.parse_args()
     src = Path(a.json)
     result = json.loads(src.read_text())
@@ -534,6 +584,8 @@ def main() -> None:
         result["results"] = [json.loads(x) for x in Path(a.results).read_text().splitlines() if x.strip()]
     if a.dropout_study:
         result["dropout_study"] = json.loads(Path(a.dropout_study).read_text())
+    if a.ensemble_study:
+        result["ensemble_study"] = json.loads(Path(a.ensemble_study).read_text())
     if a.previous:
         result = attach_previous(result, Path(a.previous))
     md = Path(a.md) if a.md else src.with_suffix(".md")

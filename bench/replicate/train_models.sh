@@ -5,7 +5,10 @@
 # late/model.pt + history.json is the replication model replicate.py starts from; not in the wheel).
 #   bash bench/replicate/train_models.sh
 # Env: OUT (folder), CLASSES, BUDGET (minutes, replication model), VEPOCHS (epochs per variant),
-# THREADS, ONLY_MAIN=1 (skip the variants: all replicate.py needs).
+# THREADS, ONLY_MAIN=1 (skip the variants: all replicate.py needs), ENSEMBLE=N (also train N-1 more
+# members of a deep ensemble with seeds 1..N-1 under $OUT/ensemble/seed-<s>: same data and recipe,
+# 25 epochs on the pure step schedule ~ the replication model's 463 budgeted steps; for
+# bench/replicate/dropout_study.py --ensemble).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -26,5 +29,10 @@ for at in $VARIANTS; do
   [ -f "$OUT/ft-$at/model.pt" ] && continue
   $PY -u -m jupyterlab_uga.train --out "$OUT/ft-$at" --classes "$CLASSES" --epochs "$VEPOCHS" --lr 1e-3 \
     --init "$OUT/late/model.pt" --dropout-at "$at" --threads "$THREADS" --seed 1
+done
+for ((s = 1; s < ${ENSEMBLE:-0}; s++)); do
+  [ -f "$OUT/ensemble/seed-$s/model.pt" ] && continue
+  $PY -u -m jupyterlab_uga.train --out "$OUT/ensemble/seed-$s" --classes "$CLASSES" --epochs 25 \
+    --threads "$THREADS" --seed "$s"
 done
 echo "models done $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)"
