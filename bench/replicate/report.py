@@ -456,9 +456,10 @@ def new_markdown(result) -> str:
                   gain_rows(result, recipe), "", f"The same on the transductive pool Dice, recipe {recipe}:", "", gain_rows(result, recipe, "pool_dice"), "",
                   f"Per class, recipe {recipe} (mean over runs):", "", class_rows(result, recipe), "",
                   f"What was picked, recipe {recipe} (means over runs):", "", picked_rows(result, recipe), ""]
+    took = setup.get("seconds_text") or f"whole run {setup['seconds']} s"
     parts += [dropout_text(result), "", ensemble_text(result), "",
               f"Engine: wasm, T = {setup['samples']}; crop {setup['crop']}, batch {setup['batch_size']}, {setup['replay_tiles']} replay tiles, "
-              f"torch threads {setup['threads']}; whole run {setup['seconds']} s{' (--quick)' if setup.get('quick') else ''}."]
+              f"torch threads {setup['threads']}; {took}{' (--quick)' if setup.get('quick') else ''}."]
     return "\n".join(parts)
 
 
