@@ -42,19 +42,17 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import replicate  # noqa: E402
 from jupyterlab_uga import data as ebhi  # noqa: E402
-from jupyterlab_uga.metrics import uncertainty_auroc  # noqa: E402
+from jupyterlab_uga.metrics import mc_uncertainty, uncertainty_auroc  # noqa: E402
 
 LN2 = float(np.log(2.0))
 
 
 def ensemble_maps(probs: np.ndarray) -> Dict[str, np.ndarray]:
-    """probs [M, N, H, W, C] of M members -> mean probs, entropy of the mean, mean KL to the mean."""
-    p = np.clip(probs.astype(np.float64), 1e-12, 1.0)
-    mean = p.mean(0)
-    h_mean = -(mean * np.log(mean)).sum(-1)
-    h_members = -(p * np.log(p)).sum(-1).mean(0)
-    return {"mean": mean.astype(np.float32), "entropy": h_mean.astype(np.float32),
-            "kl": np.clip(h_mean - h_members, 0, None).astype(np.float32)}
+    """probs [M, N, H, W, C] of M members -> mean probs, entropy of the mean, mean KL to the mean
+    (the same algebra as MC dropout's BALD: KL = H(mean) - mean H(member))."""
+    u = mc_uncertainty(probs)
+    return {"mean": u["mean"].astype(np.float32), "entropy": u["entropy"].astype(np.float32),
+            "kl": u["mutual_information"].astype(np.float32)}
 
 
 def uga_code_tile_score(u: np.ndarray) -> float:
@@ -71,10 +69,11 @@ def wrong_share(wrong: np.ndarray, tiles: List[int]) -> float:
     return float(wrong[tiles].mean()) if tiles else 0.0
 
 
-def member_probs(ckpt: Path, x: np.ndarray) -> np.ndarray:
+def member_probs(member, x: np.ndarray) -> np.ndarray:
+    """Softmax probabilities [N, H, W, C] of one loaded member (net, norm), eval mode."""
     import torch
 
-    net, norm, _ = replicate.load_start_model(ckpt)
+    net, norm = member
     net.eval()
     out = []
     with torch.no_grad():
@@ -124,7 +123,8 @@ def main(argv=None) -> Dict[str, Any]:
     rows = replicate.read_pairs(pairs)
     root = pairs.parent
     target, _ = replicate.select_target(rows, a.source_classes, a.target_classes, a.target_splits)
-    base_net, base_norm, _ = replicate.load_start_model(members[0])
+    loaded = [replicate.load_start_model(m)[:2] for m in members]  # once: every split reuses them
+    base_net, base_norm = loaded[0]
     out: Dict[str, Any] = {
         "members": [str(m) for m in members], "samples": samples, "k": a.k, "load_start": replicate.loadavg(),
         "text": (f"Deep ensemble of {len(members)} replication models (same classes and recipe, seeds 0-{len(members) - 1}; "
@@ -145,8 +145,8 @@ def main(argv=None) -> Dict[str, Any]:
         det, mc_mean, mc_ent, mc_mi = predict_split(base_net, base_norm, pool_x, samples, seed=ss)
         base_wrong = det.argmax(-1) != pool_y
         mc_pred = mc_mean.argmax(-1)
-        ens_pool = ensemble_maps(np.stack([member_probs(m, pool_x) for m in members]))
-        ens_test = np.stack([member_probs(m, test_x) for m in members]).mean(0)
+        ens_pool = ensemble_maps(np.stack([member_probs(m, pool_x) for m in loaded]))
+        ens_test = np.stack([member_probs(m, test_x) for m in loaded]).mean(0)
         ens_pred = ens_pool["mean"].argmax(-1)
         cases = [r["case"] for r in pool]
         maps = {"mc_entropy": mc_ent, "mc_mi": mc_mi, "ens_entropy": ens_pool["entropy"], "ens_kl": ens_pool["kl"]}

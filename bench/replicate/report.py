@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -271,12 +272,12 @@ def unfinished_cells(result) -> List[str]:
     """'recipe size px K=k (n=..)' for every cell of the grid with fewer runs than split seeds x seeds."""
     setup = result["setup"]
     want = len(setup["seeds"]) * len(setup["split_seeds"])
+    runs = Counter((r["recipe"], int(r["patch"]), int(r["k"]), r["strategy"]) for r in _grid_rows(result))
     out = []
     for recipe in [x for x in ("ft", "retrain") if setup.get(f"{x}_recipe")]:
         for size in setup["patch_sizes"]:
             for k in [k for k in setup["ks"] if k > 0]:
-                n = min(sum(1 for r in _grid_rows(result) if r["recipe"] == recipe and int(r["patch"]) == size
-                            and int(r["k"]) == k and r["strategy"] == s) for s in setup["strategies"])
+                n = min(runs[(recipe, size, k, s)] for s in setup["strategies"])
                 if n < want:
                     out.append(f"{recipe} {size} px K={k} (n={n})")
     return out

@@ -8,7 +8,7 @@
 # THREADS, ONLY_MAIN=1 (skip the variants: all replicate.py needs), ENSEMBLE=N (also train N-1 more
 # members of a deep ensemble with seeds 1..N-1 under $OUT/ensemble/seed-<s>: same data and recipe,
 # 25 epochs on the pure step schedule ~ the replication model's 463 budgeted steps; for
-# bench/replicate/dropout_study.py --ensemble).
+# bench/replicate/ensemble_study.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
